@@ -95,10 +95,12 @@ def cli(texts: list[str], repeat: int) -> tuple[float, float, float]:
         def run(args, e=env):
             subprocess.run(args, check=True, env=e, stdout=subprocess.DEVNULL)
 
-        cold = best_of(1, lambda: run([sys.executable, "-m", "core", "analyze", "--json", str(path)], cold_env))
-        ours = best_of(repeat, lambda: run([sys.executable, "-m", "core", "analyze", "--json", str(path)], cold_env))
+        cli = [sys.executable, "-m", "core", "analyze", str(path)]
+        cold = best_of(1, lambda: run(cli, cold_env))  # builds the index cache
+        ours = best_of(repeat, lambda: run(cli, cold_env))
+        as_json = best_of(1, lambda: run(cli[:-1] + ["--json", str(path)], cold_env))
         bare = best_of(repeat, lambda: run([sys.executable, str(script), str(path)]))
-    return bare, ours, cold
+    return bare, ours, cold, as_json
 
 
 def main() -> None:
@@ -114,11 +116,12 @@ def main() -> None:
     print(f"{'raw fugashi (lemma)':<28}{raw:>10.2f}{chars / raw:>12,.0f}")
     print(f"{'full analysis':<28}{full:>10.2f}{chars / full:>12,.0f}")
     print(f"ratio full/raw: {full / raw:.2f}x (goal <= 1.3x)")
-    bare, ours, cold = cli(texts, args.repeat)
+    bare, ours, cold, as_json = cli(texts, args.repeat)
     print(f"{'whole process':<28}{'seconds':>10}{'chars/s':>12}")
     print(f"{'bare fugashi script':<28}{bare:>10.2f}{chars / bare:>12,.0f}")
     print(f"{'python -m core analyze':<28}{ours:>10.2f}{chars / ours:>12,.0f}")
     print(f"{'  same, cold index cache':<28}{cold:>10.2f}{chars / cold:>12,.0f}")
+    print(f"{'  same, --json (all matches)':<28}{as_json:>10.2f}{chars / as_json:>12,.0f}")
     print(f"ratio CLI/bare: {ours / bare:.2f}x (goal <= 1.5x)")
 
 

@@ -8,14 +8,16 @@ index and remembered; only affix entries (〜薬) look at the neighbouring token
 from __future__ import annotations
 
 import functools
+import gc
+from contextlib import contextmanager
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core import vocab
 from core.kana import hira
 from core.pos import AFFIX_POS, FUNCTION_POS, NOUN_LIKE
-from core.score import Score, score
-from core.tokens import Morph, Token, tokenize
+from core.score import Score, TokenStats, score
+from core.tokens import Morph, Token, chunks, tokenize_piece
 from core.vocab import LEVELS, Entry, Index, Key, Sense
 from core.wordlists import ListWord
 
@@ -40,9 +42,10 @@ class Match:
     entry = property(lambda self: self.sense.entry)
 
     def to_json(self) -> dict:
-        return {"word": self.word, "surface": self.surface, "reading": self.reading, "level": self.level,
-                "ruby": self.ruby, "start": self.start, "end": self.end, "meanings": list(self.meanings),
-                "source": self.source, "lists": list(self.lists)}
+        sense, entry = self.sense, self.sense.entry
+        return {"word": entry.word, "surface": self.surface, "reading": entry.reading, "level": sense.level,
+                "ruby": self.ruby, "start": self.start, "end": self.end, "meanings": list(entry.meanings),
+                "source": entry.source, "lists": list(sense.lists)}
 
     def __repr__(self) -> str:
         return f"Match({self.surface!r}->{self.word}/{self.level} @{self.start})"
@@ -66,11 +69,30 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
     matches are returned for display."""
     targets = tuple(dict.fromkeys(t.strip() for t in targets if t and t.strip()))
     index = _index(_freeze(lists), targets)
-    tokens = tokenize(text)
-    matches = find_matches(tokens, index)
+    matches: list[Match] = []
+    stats = TokenStats()
+    # Chunk by chunk (cut at sentence ends, so no word spans two): a 5 MB text never exists
+    # as one token list. Millions of small tuples and no cycles: collector passes are waste.
+    with _no_gc():
+        for offset, piece in chunks(text):
+            tokens = tokenize_piece(piece, offset)
+            found = find_matches(tokens, index)
+            stats.add(tokens, found)
+            matches += found
     shown = set(levels) | set(lists or ())
     keep = tuple(m for m in matches if m.sense.level in shown or (targets and m.sense.targets))
-    return Analysis(text, keep, score(text, tokens, matches, targets))
+    return Analysis(text, keep, score(text, stats, matches, targets))
+
+
+@contextmanager
+def _no_gc():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _freeze(lists: Mapping[str, Sequence[ListWord]] | None) -> tuple:
@@ -90,23 +112,19 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
     i, n = 0, len(tokens)
     while i < n:
         surface, start, end, m = tokens[i]
-        # Cheap gate before the full multi-token search: could tokens i, i+1 begin an entry?
-        if i + 1 < n:
-            nxt = tokens[i + 1]
-            gate = (m.lemma, nxt.morph.lemma) in pairs or surface + nxt.surface in prefixes \
-                or surface + nxt.morph.orth_base in forms or surface in forms
-        else:
-            gate = surface in forms
-        if gate:
+        resolved = memo.get(m)
+        if resolved is None:
+            resolved = memo[m] = _resolve(m, surface, index)
+        sense, affix_keys, may_start = resolved
+        # Could tokens i, i+1 begin a multi-morpheme entry? Cheap checks before the search.
+        if may_start and (surface in forms or i + 1 < n and (
+                (m.lemma, tokens[i + 1][3].lemma) in pairs or surface + tokens[i + 1][0] in prefixes
+                or surface + tokens[i + 1][3].orth_base in forms)):
             stop, keys = _multi(tokens, i, index)
             if keys:
                 append(_span_match(tokens, i, stop, index.sense(keys)))
                 i = stop
                 continue
-        resolved = memo.get(m)
-        if resolved is None:
-            resolved = memo[m] = _resolve(m, index)
-        sense, affix_keys = resolved
         if affix_keys:
             fitting = [k for k in affix_keys if _affix_fits(tokens, i, k)]
             if fitting:
@@ -117,10 +135,12 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
     return out
 
 
-def _resolve(m: Morph, index: Index) -> tuple[Sense | None, list[Key]]:
-    """A morpheme's match wherever it occurs, plus affix keys that depend on neighbours."""
+def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[Key], bool]:
+    """A morpheme's match wherever it occurs, the affix keys that depend on neighbours, and
+    whether it can begin a multi-morpheme entry. (A Morph is memoised per surface too.)"""
+    may_start = m.lemma in index.multi or surface in index.prefixes
     if m.pos1 in FUNCTION_POS:
-        return None, []
+        return None, [], may_start
     keys = index.single.get(m.lemma, [])
     if m.orth_base != m.lemma and m.orth_base in index.single:
         keys = keys + index.single[m.orth_base]
@@ -129,18 +149,19 @@ def _resolve(m: Morph, index: Index) -> tuple[Sense | None, list[Key]]:
     plain = [k for k in keys if not k.affix and m.pos1 not in AFFIX_POS.values()]
     # Where the occurrence's own reading decides between entries (たった vs ただ), it wins.
     exact = [k for k in plain if k.reading in (m.kana, m.kana_base)]
-    plain = exact or plain
+    if exact:
+        plain = exact + [k for k in plain if not k.reading]  # keep custom words without a reading
     plain += [k for k in keys if k.affix and AFFIX_POS[k.affix] == m.pos1]
     affix = [k for k in keys if k.affix and m.pos1 == "名詞"]
-    return (index.sense(plain) if plain else None), affix
+    return (index.sense(plain) if plain else None), affix, may_start
 
 
 def _affix_fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
     """A noun can be the affix half of a compound (風邪 + 薬 for 〜薬)."""
     t = tokens[i]
     if key.affix == "suffix":
-        return i > 0 and tokens[i - 1].end == t.start and tokens[i - 1].morph.pos1 in NOUN_LIKE
-    return i + 1 < len(tokens) and tokens[i + 1].start == t.end and tokens[i + 1].morph.pos1 in NOUN_LIKE
+        return i > 0 and tokens[i - 1][2] == t[1] and tokens[i - 1][3].pos1 in NOUN_LIKE
+    return i + 1 < len(tokens) and tokens[i + 1][1] == t[2] and tokens[i + 1][3].pos1 in NOUN_LIKE
 
 
 def _reads(key: Key, readings: frozenset[str]) -> bool:
@@ -172,7 +193,7 @@ def _multi(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key
     """The longest multi-morpheme entry starting at token i: by lemma sequence (so the
     last verb may be conjugated) or by the written form (so tokenization may differ)."""
     best_end, best = i, []
-    for seq, key in index.multi.get(tokens[i].morph.lemma, ()):
+    for seq, key in index.multi.get(tokens[i][3].lemma, ()):
         end = i + len(seq)
         if end > best_end and end <= len(tokens) and _lemmas_match(tokens, i, seq) \
                 and _span_reads(tokens, i, end, key.reading):
@@ -186,39 +207,39 @@ def _multi(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key
 
 
 def _lemmas_match(tokens: Sequence[Token], i: int, seq: tuple[str, ...]) -> bool:
-    return all(tokens[i + j].morph.lemma == seq[j] and (j == 0 or tokens[i + j].start == tokens[i + j - 1].end)
+    return all(tokens[i + j][3].lemma == seq[j] and (j == 0 or tokens[i + j][1] == tokens[i + j - 1][2])
                for j in range(len(seq)))
 
 
 def _span_reads(tokens: Sequence[Token], i: int, end: int, reading: str) -> bool:
     if not reading:
         return True
-    last = tokens[end - 1].morph
+    last = tokens[end - 1][3]
     if not reading.endswith((last.kana_base, last.kana)):
         return False
-    head = "".join(t.morph.kana for t in tokens[i:end - 1])
+    head = "".join(t[3].kana for t in tokens[i:end - 1])
     if reading in (head + last.kana_base, head + last.kana):
         return True
     # MeCab's contextual reading can be off for a head word (何より read なんより): try the
     # dictionary reading of the heads too.
-    head = "".join(t.morph.lform or t.morph.kana for t in tokens[i:end - 1])
+    head = "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1])
     return reading in (head + last.kana_base, head + last.kana)
 
 
 def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key]]:
-    if tokens[i].surface not in index.prefixes:
+    if tokens[i][0] not in index.prefixes:
         return i, []
     best_end, best, text = i, [], ""
     for j in range(i, len(tokens)):
         t = tokens[j]
-        if j > i and t.start != tokens[j - 1].end:
+        if j > i and t[1] != tokens[j - 1][2]:
             break
-        for form in (text + t.morph.orth_base, text + t.surface):
+        for form in (text + t[3].orth_base, text + t[0]):
             keys = [k for k in index.forms.get(form, ()) if _span_reads(tokens, i, j + 1, k.reading)]
             # one token spelling a multi-morpheme entry (一面) is still a word, not a particle
-            if keys and (j > i or t.morph.pos1 not in FUNCTION_POS):
+            if keys and (j > i or t[3].pos1 not in FUNCTION_POS):
                 best_end, best = j + 1, keys
-        text += t.surface
+        text += t[0]
         if text not in index.prefixes:
             break
     return best_end, best
@@ -226,9 +247,9 @@ def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[K
 
 def _span_match(tokens: Sequence[Token], i: int, end: int, sense: Sense) -> Match:
     span = tokens[i:end]
-    surface = "".join(t.surface for t in span)
-    ruby = "".join(t.morph.kana or hira(t.surface) for t in span)
-    return Match(span[0].start, span[-1].end, surface, ruby, any(t.morph.content for t in span), sense, i, end)
+    surface = "".join(t[0] for t in span)
+    ruby = "".join(t[3].kana or hira(t[0]) for t in span)
+    return Match(span[0][1], span[-1][2], surface, ruby, any(t[3].content for t in span), sense, i, end)
 
 
 __all__ = ["Analysis", "Entry", "Match", "analyze", "find_matches", "near"]

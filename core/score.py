@@ -55,12 +55,36 @@ class Score:
         return d
 
 
-def score(text: str, tokens: Sequence[Token], matches: Sequence, targets: Sequence[str] = ()) -> Score:
-    per_morph = Counter(t.morph for t in tokens)  # C-speed counting, then one pass per morpheme
-    content_tokens = sum(n for m, n in per_morph.items() if m.content)
-    in_matches = sum(mt.content if mt.last - mt.first == 1 else
-                     sum(tokens[i].morph.content for i in range(mt.first, mt.last)) for mt in matches)
-    outside_all = content_tokens - in_matches
+class TokenStats:
+    """What scoring needs from the token stream, accumulated chunk by chunk so a long text
+    never has to be held as one token list."""
+
+    def __init__(self) -> None:
+        self.per_morph: Counter = Counter()
+        self.tokens = 0
+        self.content_in_matches = 0
+        self.last_surface = ""
+
+    def add(self, tokens: Sequence[Token], matches: Sequence) -> None:
+        if not tokens:
+            return
+        self.per_morph.update(t[3] for t in tokens)  # C-speed counting; one pass per morpheme later
+        self.tokens += len(tokens)
+        self.last_surface = tokens[-1][0]
+        self.content_in_matches += sum(
+            m.content if m.last - m.first == 1 else sum(tokens[i][3].content for i in range(m.first, m.last))
+            for m in matches)
+
+    @classmethod
+    def of(cls, tokens: Sequence[Token], matches: Sequence = ()) -> "TokenStats":
+        stats = cls()
+        stats.add(tokens, matches)
+        return stats
+
+
+def score(text: str, stats: TokenStats, matches: Sequence, targets: Sequence[str] = ()) -> Score:
+    content_tokens = sum(n for m, n in stats.per_morph.items() if m.content)
+    outside_all = content_tokens - stats.content_in_matches
     content = outside_all + sum(1 for m in matches if m.content)
     counts = Counter(m.sense.level for m in matches)
     n1 = [m for m in matches if m.sense.level == "N1"]
@@ -68,7 +92,7 @@ def score(text: str, tokens: Sequence[Token], matches: Sequence, targets: Sequen
     unlisted = sum(1 for m in matches if m.content and m.sense.level not in LEVELS)
     chars = len(text) - sum(text.count(c) for c in " \t\n\r\u3000\f\v")
     used = {w for m in matches for w in m.sense.targets}
-    value = readability(tokens, per_morph)
+    value = readability(stats)
     return Score(
         chars=chars, content_words=content, n1_content=n1_content,
         n1_density=round(100 * n1_content / content, 2) if content else 0.0,
@@ -83,18 +107,17 @@ def score(text: str, tokens: Sequence[Token], matches: Sequence, targets: Sequen
     )
 
 
-def readability(tokens: Sequence[Token], per_morph: Counter | None = None) -> float | None:
+def readability(stats: TokenStats) -> float | None:
     """jreadability's formula over our own tokens, so the text is tokenized once;
     tests check it equals `jreadability.compute_readability`. None for empty text,
     where the library would divide by zero."""
-    n = len(tokens)
+    n = stats.tokens
     if not n:
         return None
-    per_morph = per_morph if per_morph is not None else Counter(t.morph for t in tokens)
-    ends = sum(count for m, count in per_morph.items() if m.orth_base in SENTENCE_END)
-    sentences = ends + (0 if tokens[-1].surface in SENTENCE_END else 1)
+    ends = sum(count for m, count in stats.per_morph.items() if m.orth_base in SENTENCE_END)
+    sentences = ends + (0 if stats.last_surface in SENTENCE_END else 1)
     kango = wago = verbs = particles = 0
-    for m, count in per_morph.items():
+    for m, count in stats.per_morph.items():
         kango += count * (m.goshu == "漢")
         wago += count * (m.goshu == "和")
         verbs += count * (m.pos1 == "動詞" and m.pos2 != "非自立可能")

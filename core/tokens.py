@@ -3,16 +3,15 @@
 MeCab crashes the whole process on a single string of about 1.5 million characters, so
 text is cut into chunks at paragraph and sentence ends before it reaches the tagger.
 
-Speed: reading `node.feature` builds a 29-field namedtuple through Python-level CSV parsing
-and costs more than MeCab itself. Everything we need about a morpheme is fixed by its
-`feature_raw` string, and running text repeats the same few thousand morphemes, so each
-distinct string is parsed once into a `Morph` and shared by every token that has it.
+Speed: fugashi's node objects (`node.feature` parses 29 CSV fields in Python) cost more than
+MeCab itself. Instead MeCab prints only the fields we need, one string per chunk, and running
+text repeats the same few thousand morphemes, so each distinct record is parsed once into a
+`Morph` shared by every token that has it.
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from typing import NamedTuple
 
 import fugashi
 
@@ -23,8 +22,6 @@ MAX_CHUNK = 8_000  # characters handed to MeCab at once; far below the crash siz
 _SENTENCE_ENDS = "。！？!?．"
 _MEMO_LIMIT = 300_000  # distinct morphemes kept; unidic-lite has about this many entries
 
-# Indexes into UniDic's feature CSV (unidic-lite, 29 fields).
-POS1, POS2, LFORM, LEMMA, ORTH_BASE, GOSHU, KANA, KANA_BASE = 0, 1, 6, 7, 10, 12, 17, 18
 
 
 class Morph:
@@ -46,47 +43,50 @@ class Morph:
         return f"Morph({self.lemma}/{self.pos1}/{self.kana})"
 
 
-class Token(NamedTuple):
-    """One morpheme occurrence: text[start:end] == surface."""
-
-    surface: str
-    start: int
-    end: int
-    morph: Morph
-
-    pos1 = property(lambda self: self.morph.pos1)
-    pos2 = property(lambda self: self.morph.pos2)
-    lemma = property(lambda self: self.morph.lemma)
-    kana = property(lambda self: self.morph.kana)
-    goshu = property(lambda self: self.morph.goshu)
+# A token is a plain tuple (surface, start, end, morph) with text[start:end] == surface:
+# a NamedTuple's Python-level constructor alone would cost 15% of tokenization.
+Token = tuple  # (str, int, int, Morph)
+SURFACE, START, END, MORPH = 0, 1, 2, 3
 
 
 @functools.cache
 def tagger() -> fugashi.Tagger:
-    """One tagger per process: creating it loads the dictionary."""
+    """fugashi's UniDic tagger with node objects, for callers that want fugashi's own API."""
     return fugashi.Tagger()
+
+
+# MeCab formats each morpheme itself (C speed) with only the fields we read: surface, pos1,
+# pos2, lForm, lemma, orthBase, goshu, kana, kanaBase. ASCII unit/record separators keep the
+# output unambiguous; they are blanked out of the input first.
+_F, _R = "\x1f", "\x1e"
+_FIELDS = ("%m", "%f[0]", "%f[1]", "%f[6]", "%f[7]", "%f[10]", "%f[12]", "%f[17]", "%f[18]")
+_BLANK_SEPARATORS = str.maketrans(_F + _R, "  ")
+
+
+@functools.cache
+def _fast_tagger() -> fugashi.GenericTagger:
+    import unidic_lite
+
+    node = _F.join(_FIELDS) + _R
+    unk = _F.join(("%m", "%f[0]", "%f[1]") + ("",) * 6) + _R
+    # An empty output-format-type makes MeCab use our formats instead of the dicrc's.
+    return fugashi.GenericTagger(f"-d {unidic_lite.DICDIR} -r /dev/null --output-format-type= "
+                                 f"--node-format={node} --unk-format={unk} --eos-format=")
 
 
 _memo: dict[str, Morph] = {}
 
 
-def morph_of(node) -> Morph:
-    raw = node.feature_raw
-    m = _memo.get(raw)
-    if m is not None:
-        return m
-    surface = node.surface
-    if "," in surface or '"' in surface:  # the CSV quotes such surfaces: let fugashi parse it
-        f = [x or "" for x in node.feature]
-    else:
-        f = raw.split(",", KANA_BASE + 1)
-    if len(f) <= KANA_BASE:  # unknown word: the features are generic, so do not memoise
-        return Morph(f[POS1], f[POS2] if len(f) > 1 else "*", surface, "", surface, "", "", "")
-    lemma = f[LEMMA].partition("-")[0] or f[LEMMA]
-    m = Morph(f[POS1], f[POS2], lemma, f[LFORM], f[ORTH_BASE], f[KANA], f[KANA_BASE], f[GOSHU])
+def _morph(record: str, surface: str) -> Morph:
+    f = record.split(_F)
+    f += [""] * (len(_FIELDS) - len(f))  # MeCab stops at the first field an entry lacks (。 has no kana)
+    if f[4]:
+        m = Morph(f[1], f[2] or "*", f[4].partition("-")[0] or f[4], f[3], f[5], f[7], f[8], f[6])
+    else:  # unknown to the dictionary: no lemma or reading
+        m = Morph(f[1], f[2] or "*", surface, "", surface, "", "", "")
     if len(_memo) >= _MEMO_LIMIT:
         _memo.clear()
-    _memo[raw] = m
+    _memo[record] = m
     return m
 
 
@@ -112,17 +112,25 @@ def _cut_point(text: str, lo: int, hi: int) -> int:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Every morpheme of `text` with its span."""
+    """Every morpheme of `text` with its span (text[start:end] == surface)."""
     out: list[Token] = []
-    append, tag, memo_get, new = out.append, tagger(), _memo.get, Token
     for offset, piece in chunks(text):
-        pos = offset
-        for node in tag(piece):
-            surface = node.surface
-            ws = node.white_space
-            if ws:
-                pos += len(ws)
-            end = pos + len(surface)
-            append(new(surface, pos, end, memo_get(node.feature_raw) or morph_of(node)))
-            pos = end
+        out += tokenize_piece(piece, offset)
+    return out
+
+
+def tokenize_piece(piece: str, offset: int = 0) -> list[Token]:
+    """Tokens of one chunk (at most MAX_CHUNK characters), spans shifted by `offset`."""
+    out: list[Token] = []
+    append, memo_get = out.append, _memo.get
+    if _F in piece or _R in piece:
+        piece = piece.translate(_BLANK_SEPARATORS)  # same length: offsets stay right
+    pos, find = 0, piece.find
+    for record in _fast_tagger().parse(piece).split(_R):
+        if not record:
+            continue
+        surface = record[:record.index(_F)]
+        start = find(surface, pos)
+        pos = start + len(surface)
+        append((surface, offset + start, offset + pos, memo_get(record) or _morph(record, surface)))
     return out

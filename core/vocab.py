@@ -128,15 +128,15 @@ class Index:
         reading = entry.reading or (hira(form) if is_kana(form) else "")
         toks = tokenize(form)
         if len(toks) == 1:
-            key = Key(entry.id, reading, affix, toks[0].pos1)
-            for k in {toks[0].lemma, form}:
+            key = Key(entry.id, reading, affix, toks[0][3].pos1)
+            for k in {toks[0][3].lemma, form}:
                 self.single.setdefault(k, []).append(key)
             self._index_reading(entry, form, key)
         elif toks:
-            key = Key(entry.id, reading, affix, toks[0].pos1)
+            key = Key(entry.id, reading, affix, toks[0][3].pos1)
             if not is_kana(form):  # a kana spelling matches as written: なんか is not 何か
-                self.multi.setdefault(toks[0].lemma, []).append((tuple(t.lemma for t in toks), key))
-                self.pairs.add((toks[0].lemma, toks[1].lemma))
+                self.multi.setdefault(toks[0][3].lemma, []).append((tuple(t[3].lemma for t in toks), key))
+                self.pairs.add((toks[0][3].lemma, toks[1][3].lemma))
             self.forms.setdefault(form, []).append(key)
             self.prefixes.update(form[:i] for i in range(1, len(form) + 1))
             self._index_reading(entry, form, key)
@@ -149,8 +149,8 @@ class Index:
         if not key.reading or is_kana(form):
             return
         toks = tokenize(key.reading)
-        if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0].lemma):
-            self.single.setdefault(toks[0].lemma, []).append(replace(key, pos1=toks[0].pos1))
+        if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0][3].lemma):
+            self.single.setdefault(toks[0][3].lemma, []).append(replace(key, pos1=toks[0][3].pos1))
 
     def finish(self) -> Index:
         """Mark loose keys; longest multi-token patterns first, so the first hit is the longest."""
@@ -184,7 +184,7 @@ def _identities(spellings: tuple[str, ...], reading: str) -> set[tuple]:
     for spelling in spellings:
         form = spelling.strip(AFFIX_MARK)
         r = reading if is_kana(reading) else hira(form)
-        out.add((tuple(t.lemma for t in tokenize(form)), r))
+        out.add((tuple(t[3].lemma for t in tokenize(form)), r))
         if has_kanji(form):  # okurigana variants: 集る/集まる, 真中/真ん中 (same kanji, same reading)
             out.add((frozenset(kanji_of(form)), r))
     return out
@@ -198,7 +198,7 @@ def _jlpt_reading(spellings: tuple[str, ...], reading: str) -> str:
         return reading
     form = spellings[0].strip(AFFIX_MARK)
     toks = tokenize(form)
-    return hira("".join(t.morph.kana for t in toks)) if toks and all(t.morph.kana for t in toks) else ""
+    return hira("".join(t[3].kana for t in toks)) if toks and all(t[3].kana for t in toks) else ""
 
 
 def build_jlpt() -> Index:
