@@ -1,0 +1,106 @@
+"""`python -m core ...` as a real subprocess: output formats, errors, word list import."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "core", *args], input=stdin, capture_output=True,
+                          env=env, cwd=ROOT, timeout=120)
+
+
+def test_analyze_json_from_stdin_has_matches_and_score():
+    r = cli("analyze", "--json", "-", stdin="部長は部下に報告を促した。".encode())
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    m = next(m for m in out["matches"] if m["word"] == "促す")
+    assert (m["surface"], m["reading"], m["level"], m["start"], m["end"]) == ("促し", "うながす", "N1", 9, 11)
+    assert "meanings" in m and out["score"]["unique_n1"] == 2
+
+
+def test_analyze_levels_filter_and_file_argument(tmp_path):
+    f = tmp_path / "story.txt"
+    f.write_text("部長は部下に報告を促した。", encoding="utf-8")
+    r = cli("analyze", "--levels", "N1", "--json", str(f))
+    assert {m["level"] for m in json.loads(r.stdout)["matches"]} == {"N1"}
+
+
+def test_analyze_reads_shift_jis_file(tmp_path):
+    f = tmp_path / "sjis.txt"
+    f.write_bytes("状況を把握した。".encode("cp932"))
+    r = cli("analyze", "--json", str(f))
+    assert r.returncode == 0 and json.loads(r.stdout)["score"]["unique_n1"] == 1
+
+
+def test_analyze_html_escapes_script(tmp_path):
+    r = cli("analyze", "--html", "-", stdin="<script>alert(1)</script>把握".encode())
+    assert r.returncode == 0 and "&lt;script&gt;" in r.stdout.decode() and "<script>" not in r.stdout.decode()
+
+
+def test_analyze_text_summary_lists_words():
+    r = cli("analyze", "-", stdin="状況を把握した。".encode())
+    assert "N1 density" in r.stdout.decode() and "把握" in r.stdout.decode()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["analyze", "missing.txt"], "No such file"),
+    (["analyze", "--levels", "N7", "-"], "Unknown level"),
+    (["vocab", "import", "missing.csv", "--name", "x", "--word-col", "0"], "No such file"),
+    (["vocab", "import", "README.md", "--name", "N1", "--word-col", "0"], "reserved"),
+])
+def test_user_errors_are_one_line_and_exit_2(args, message):
+    r = cli(*args, stdin=b"")
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_binary_input_is_refused_with_one_sentence(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    r = cli("analyze", str(f))
+    assert r.returncode == 2 and "binary" in r.stderr.decode()
+
+
+def test_vocab_import_xlsx_then_use_list_in_analyze(tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["常用表达", "注音/原文", "中文意思", "備註"])
+    sheet.append(["ロマンチック／ロマンティック", "", "浪漫", ""])
+    sheet.append(["〜薬", "やく", "药", "suffix"])
+    sheet.append(["再開", "さいかい", "重新开始", ""])
+    path = tmp_path / "teacher.xlsx"
+    book.save(path)
+    r = cli("vocab", "import", str(path), "--name", "class-a", "--word-col", "常用表达",
+            "--reading-col", "1", "--meaning-col", "中文意思")
+    assert r.returncode == 0, r.stderr
+    assert "3 words" in r.stdout.decode()
+    assert "class-a\t3" in cli("vocab", "list").stdout.decode()
+    r = cli("analyze", "--list", "class-a", "--json", "-", stdin="睡眠薬の後、会議を再開した。".encode())
+    levels = {m["surface"]: m for m in json.loads(r.stdout)["matches"]}
+    assert "class-a" in levels["薬"]["lists"] and "class-a" in levels["再開"]["lists"]
+
+
+def test_vocab_import_bad_file_leaves_existing_list_intact(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("word,reading\n把握,はあく\n", encoding="utf-8")
+    assert cli("vocab", "import", str(good), "--name", "mine", "--word-col", "word").returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(os.urandom(4096))
+    r = cli("vocab", "import", str(bad), "--name", "mine", "--word-col", "word")
+    assert r.returncode == 2 and len(r.stderr.decode().strip().splitlines()) == 1
+    assert "mine\t1" in cli("vocab", "list").stdout.decode()
+
+
+def test_analyze_unknown_list_says_how_to_import():
+    r = cli("analyze", "--list", "nope", "-", stdin="把握".encode())
+    assert r.returncode == 2 and "vocab import" in r.stderr.decode()

@@ -1,0 +1,121 @@
+"""Reader and Word lists pages through Streamlit's AppTest, on a real DuckDB file."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import settings, store
+from core.wordlists import ListWord
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def html_of(at: AppTest) -> str:
+    return "".join(h.proto.body for h in at.get("html"))
+
+
+def test_reader_empty_shows_how_to_start(app):
+    assert any("Paste a Japanese text" in i.value for i in app.info)
+
+
+def test_reader_highlights_and_scores_pasted_text(app):
+    app.text_area(key="reader_text").input("部長は部下に報告を促した。<script>alert(1)</script>")
+    app.button(key="reader_go").click().run()
+    assert not app.exception
+    html = html_of(app)
+    assert 'data-word="促す"' in html and "ns-N1" in html
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Unique N1 words"] == "2"
+    words = app.dataframe[-1].value
+    assert {"促す", "部下"} <= set(words["word"])
+    assert list(words["level"])[:2] == ["N1", "N1"]  # N1 first
+
+
+def test_reader_furigana_and_level_choice_change_rendering(app):
+    app.text_area(key="reader_text").input("状況を把握した部長")
+    app.toggle(key="reader_furigana").set_value(True)
+    app.multiselect(key="reader_levels").set_value(["N1"])
+    app.run()
+    html = html_of(app)
+    assert "<rt>はあく</rt>" in html and 'class="ns-w ns-N4"' not in html
+
+
+def test_reader_target_coverage_shown(app):
+    app.text_area(key="reader_text").input("部下に報告を促した。")
+    app.text_input(key="reader_targets").input("促す, 把握")
+    app.run()
+    text = " ".join(m.value for m in app.markdown)
+    assert "Target coverage" in text and "missed: 把握" in text
+
+
+def test_reader_upload_txt_in_shift_jis(app):
+    app.file_uploader(key="reader_file").set_value(("story.txt", "状況を把握した。".encode("cp932"), "text/plain"))
+    app.run()
+    assert 'data-word="把握"' in html_of(app)
+
+
+def test_reader_bad_upload_is_one_error_line(app):
+    app.file_uploader(key="reader_file").set_value(("x.txt", b"\x00\x01\x02binary", "text/plain"))
+    app.run()
+    assert not app.exception
+    assert any("binary" in e.value for e in app.error)
+
+
+def test_reader_uses_custom_list(app):
+    db = store.Database(settings.paths().db)
+    store.save_word_list(db, "class-a", [ListWord("再開", ("再開",), "さいかい", ("resume",), 2)])
+    db.close()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.text_area(key="reader_text").input("会議を再開した。")
+    at.multiselect(key="reader_lists").set_value(["class-a"])
+    at.run()
+    assert not at.exception
+    assert 'data-word="再開"' in html_of(at) and "class-a" in html_of(at)
+
+
+def _xlsx() -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["常用表达", "注音/原文", "中文意思", "備註"])
+    sheet.append(["ロマンチック／ロマンティック", "", "浪漫", ""])
+    sheet.append(["〜薬", "やく", "药", ""])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def test_wordlists_page_imports_with_column_picker(app):
+    app.switch_page("pages/wordlists.py").run()
+    app.file_uploader(key="wl_file").set_value(("teacher.xlsx", _xlsx(), "application/octet-stream"))
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="wl_word_col").options[0].startswith("0: 常用表达")
+    app.selectbox(key="wl_reading_col").set_value(1)
+    app.selectbox(key="wl_meaning_col").set_value(2)
+    app.text_input(key="wl_name").input("class-b")
+    app.button(key="wl_import").click().run()
+    assert any("Imported 2 words" in s.value for s in app.success)
+    lists = app.dataframe[-1].value
+    assert "class-b" in set(lists["list"])
+
+
+def test_wordlists_page_bad_file_shows_one_error(app):
+    app.switch_page("pages/wordlists.py").run()
+    app.file_uploader(key="wl_file").set_value(("junk.csv", b"\x89PNG\r\n\x1a\n" + bytes(200), "text/csv"))
+    app.run()
+    assert not app.exception
+    assert len(app.error) == 1 and "\n" not in app.error[0].value
