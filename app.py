@@ -10,7 +10,7 @@ with st.sidebar:
                   help="Students pick any name; your stories and words are kept under it.")
 
 pages = [
-    st.Page("pages/reader.py", title="Reader", icon="📖", url_path="reader", default=True),
-    st.Page("pages/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
+    st.Page("views/reader.py", title="Reader", icon="📖", default=True),  # served at /
+    st.Page("views/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
 ]
 st.navigation(pages).run()

@@ -112,10 +112,13 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
     i, n = 0, len(tokens)
     while i < n:
         surface, start, end, m = tokens[i]
+        if surface == "に" and i + 1 < n and _compound_particle(tokens, i):
+            i += 2  # によって, に対して, において...: grammar, not the N1 words 依って, 対する
+            continue
         resolved = memo.get(m)
         if resolved is None:
             resolved = memo[m] = _resolve(m, surface, index)
-        sense, affix_keys, may_start = resolved
+        sense, context_keys, may_start = resolved
         # Could tokens i, i+1 begin a multi-morpheme entry? Cheap checks before the search.
         if may_start and (surface in forms or i + 1 < n and (
                 (m.lemma, tokens[i + 1][3].lemma) in pairs or surface + tokens[i + 1][0] in prefixes
@@ -125,8 +128,8 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
                 append(_span_match(tokens, i, stop, index.sense(keys)))
                 i = stop
                 continue
-        if affix_keys:
-            fitting = [k for k in affix_keys if _affix_fits(tokens, i, k)]
+        if context_keys:
+            fitting = [k for k in context_keys if _fits(tokens, i, k)]
             if fitting:
                 sense = index.sense(fitting + (list(sense.keys) if sense else []))
         if sense is not None:
@@ -135,16 +138,38 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
     return out
 
 
+# Verbs that, right after the particle に, form a compound particle (によって, に対して, において,
+# について, にとって, に関して): there they are grammar, not the vocabulary words they spell.
+_COMPOUND_PARTICLE_VERBS = frozenset({"因る", "依る", "由る", "拠る", "対する", "於く", "就く", "付く", "取る",
+                                      "関する"})
+# After a verb's stem these show it is conjugating (仕上げた), not a noun (仕上げが).
+_CONJUGATING_NEXT = frozenset({"て", "で", "ては", "ても", "ながら", "たり", "だり", "ば", "つつ"})
+
+
+def _compound_particle(tokens: Sequence[Token], i: int) -> bool:
+    nxt = tokens[i + 1]
+    if tokens[i][3].pos1 != "助詞" or nxt[3].lemma not in _COMPOUND_PARTICLE_VERBS:
+        return False
+    after = tokens[i + 2][0] if i + 2 < len(tokens) else ""
+    return after in ("て", "で", "た") or nxt[3].lemma in ("関する", "対する", "因る", "依る")
+
+
 def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[Key], bool]:
-    """A morpheme's match wherever it occurs, the affix keys that depend on neighbours, and
-    whether it can begin a multi-morpheme entry. (A Morph is memoised per surface too.)"""
+    """A morpheme's match wherever it occurs, the keys that depend on neighbours (affixes,
+    verb stems used as nouns), and whether it can begin a multi-morpheme entry. (A Morph is
+    memoised per surface too.)"""
     may_start = m.lemma in index.multi or surface in index.prefixes
     if m.pos1 in FUNCTION_POS:
         return None, [], may_start
     keys = index.single.get(m.lemma, [])
     if m.orth_base != m.lemma and m.orth_base in index.single:
         keys = keys + index.single[m.orth_base]
-    keys = [k for k in keys if _reads(k, m.readings)]
+    conjugating = m.pos1 in ("動詞", "形容詞")
+    # A verb is read by its dictionary forms only; an entry that matches its surface reading
+    # (仕上げ, 自惚れ) is the noun made from it, decided by the next token.
+    found = [k for k in keys if _reads(k, m.base_readings if conjugating else m.readings, not conjugating)]
+    nominal = [k for k in keys if conjugating and not k.affix and k.reading == m.kana and k not in found]
+    keys = found
     # Whole words never match an affix token: さん in 田中さん, 様, 的 are grammar, not vocabulary.
     plain = [k for k in keys if not k.affix and m.pos1 not in AFFIX_POS.values()]
     # Where the occurrence's own reading decides between entries (たった vs ただ), it wins.
@@ -153,24 +178,31 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
         plain = exact + [k for k in plain if not k.reading]  # keep custom words without a reading
     plain += [k for k in keys if k.affix and AFFIX_POS[k.affix] == m.pos1]
     affix = [k for k in keys if k.affix and m.pos1 == "名詞"]
-    return (index.sense(plain) if plain else None), affix, may_start
+    return (index.sense(plain) if plain else None), affix + nominal, may_start
 
 
-def _affix_fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
-    """A noun can be the affix half of a compound (風邪 + 薬 for 〜薬)."""
+def _fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
+    """Context rules: a noun can be the affix half of a compound (風邪 + 薬 for 〜薬); a verb
+    stem is a noun when no auxiliary, conjunctive particle or verb follows it."""
     t = tokens[i]
+    if not key.affix:
+        if i + 1 >= len(tokens):
+            return True
+        nxt = tokens[i + 1]
+        return nxt[3].pos1 not in ("助動詞", "動詞") and nxt[0] not in _CONJUGATING_NEXT
     if key.affix == "suffix":
         return i > 0 and tokens[i - 1][2] == t[1] and tokens[i - 1][3].pos1 in NOUN_LIKE
     return i + 1 < len(tokens) and tokens[i + 1][1] == t[2] and tokens[i + 1][3].pos1 in NOUN_LIKE
 
 
-def _reads(key: Key, readings: frozenset[str]) -> bool:
+def _reads(key: Key, readings: frozenset[str], loose: bool = True) -> bool:
     if not key.reading or key.reading in readings:
         return True
     if key.reading.endswith(("じる", "ずる")):  # 案じる = 案ずる: one verb, two conjugation classes
         if {key.reading[:-2] + "じる", key.reading[:-2] + "ずる"} & readings:
             return True
-    return key.loose and any(near(key.reading, r) for r in readings)
+    # One-kana tolerance only for nouns: for verbs it would join 見込む to the noun 見込み.
+    return loose and key.loose and any(near(key.reading, r) for r in readings)
 
 
 _PLAIN = str.maketrans("づぢぁぃぅぇぉっゃゅょゎ", "ずじあいうえおつやゆよわ", "ー")
@@ -215,15 +247,20 @@ def _span_reads(tokens: Sequence[Token], i: int, end: int, reading: str) -> bool
     if not reading:
         return True
     last = tokens[end - 1][3]
-    if not reading.endswith((last.kana_base, last.kana)):
-        return False
     head = "".join(t[3].kana for t in tokens[i:end - 1])
-    if reading in (head + last.kana_base, head + last.kana):
-        return True
-    # MeCab's contextual reading can be off for a head word (何より read なんより): try the
-    # dictionary reading of the heads too.
-    head = "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1])
-    return reading in (head + last.kana_base, head + last.kana)
+    if reading.endswith((last.kana_base, last.kana)):
+        if reading in (head + last.kana_base, head + last.kana):
+            return True
+        # MeCab's contextual reading can be off for a head word (何より read なんより): try the
+        # dictionary reading of the heads too.
+        lform_head = "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1])
+        if reading in (lform_head + last.kana_base, lform_head + last.kana):
+            return True
+    # Compound nouns voice their second part (箇条 + 書き = かじょうがき, rendaku).
+    return all(t[3].pos1 in _COMPOUND_POS for t in tokens[i:end]) and near(reading, head + last.kana_base)
+
+
+_COMPOUND_POS = frozenset({"名詞", "接尾辞", "接頭辞"})
 
 
 def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key]]:

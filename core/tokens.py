@@ -29,14 +29,16 @@ class Morph:
     hiragana; `lemma` has UniDic's '-gloss' suffix removed (私-代名詞 -> 私)."""
 
     __slots__ = ("pos1", "pos2", "lemma", "lform", "orth_base", "kana", "kana_base", "goshu", "readings",
-                 "content")
+                 "base_readings", "content")
 
     def __init__(self, pos1: str, pos2: str, lemma: str, lform: str, orth_base: str, kana: str,
                  kana_base: str, goshu: str):
         self.pos1, self.pos2, self.lemma, self.goshu = pos1, pos2, lemma, goshu
         self.lform, self.orth_base, self.kana, self.kana_base = hira(lform), orth_base, hira(kana), hira(kana_base)
-        # Dictionary-form readings, plus the surface reading for nominalised stems (自惚れ).
-        self.readings = frozenset(r for r in (self.lform, self.kana_base, hira(orth_base), self.kana) if r)
+        # Dictionary-form readings; `readings` adds the surface reading (a nominalised stem
+        # such as 自惚れ reads as its noun).
+        self.base_readings = frozenset(r for r in (self.lform, self.kana_base, hira(orth_base)) if r)
+        self.readings = self.base_readings | ({self.kana} if self.kana else set())
         self.content = is_content(pos1, pos2, lemma, bool(lform or kana))
 
     def __repr__(self) -> str:

@@ -120,6 +120,9 @@ class Browser:
         # to >= 500px wide. Pin the viewport to exactly width x height (390 wide works too).
         self.send("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
                                                          "deviceScaleFactor": 1, "mobile": self.mobile})
+        # A headless page is never the focused window, so focus()/blur() would be no-ops and
+        # widgets that commit on blur (Streamlit's text inputs) would never commit.
+        self.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
 
     def _read_stderr(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None

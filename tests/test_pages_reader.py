@@ -42,6 +42,7 @@ def test_reader_highlights_and_scores_pasted_text(app):
     words = app.dataframe[-1].value
     assert {"促す", "部下"} <= set(words["word"])
     assert list(words["level"])[:2] == ["N1", "N1"]  # N1 first
+    assert "部長" not in set(words["word"])  # N4: not highlighted by default
 
 
 def test_reader_furigana_and_level_choice_change_rendering(app):
@@ -99,7 +100,7 @@ def _xlsx() -> bytes:
 
 
 def test_wordlists_page_imports_with_column_picker(app):
-    app.switch_page("pages/wordlists.py").run()
+    app.switch_page("views/wordlists.py").run()
     app.file_uploader(key="wl_file").set_value(("teacher.xlsx", _xlsx(), "application/octet-stream"))
     app.run()
     assert not app.exception
@@ -114,7 +115,7 @@ def test_wordlists_page_imports_with_column_picker(app):
 
 
 def test_wordlists_page_bad_file_shows_one_error(app):
-    app.switch_page("pages/wordlists.py").run()
+    app.switch_page("views/wordlists.py").run()
     app.file_uploader(key="wl_file").set_value(("junk.csv", b"\x89PNG\r\n\x1a\n" + bytes(200), "text/csv"))
     app.run()
     assert not app.exception

@@ -10,7 +10,7 @@ from core.render import STYLE, render_text
 from core.score import FORMULAS
 from core.textio import TextFileError, decode_text
 from core.vocab import LEVELS
-from pages.common import database
+from views.common import database
 
 # Marking up megabytes of text makes a browser crawl; the score still covers all of it.
 RENDER_LIMIT = 100_000
@@ -43,7 +43,8 @@ def _controls() -> tuple[list[str], list[str], list[str], bool]:
     db = database()
     available = [r["name"] for r in store.word_lists(db)] if db else []
     c1, c2 = st.columns([3, 2])
-    levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=list(reversed(LEVELS)),
+    # N5/N4 words (する, こと, ある) would colour half of every line; learners opt in to them.
+    levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=["N1", "N2", "N3"],
                             key="reader_levels")
     lists = c2.multiselect("Custom word lists", available, key="reader_lists",
                            disabled=not available, help="Import lists on the Word lists page.")
@@ -60,12 +61,13 @@ def score_card(a: Analysis) -> None:
     c1.metric("N1 density", f"{s.n1_density:.1f}%", help=FORMULAS["N1 density"])
     c2.metric("Unique N1 words", s.unique_n1, help=FORMULAS["Unique N1"])
     c3, c4 = st.columns(2)
-    c3.metric("N1 per 1,000 chars", f"{s.n1_per_1000_chars:.1f}", help=FORMULAS["N1 per 1,000 chars"])
+    c3.metric("N1 / 1,000 chars", f"{s.n1_per_1000_chars:.1f}", help=FORMULAS["N1 per 1,000 chars"])
     c4.metric("Readability", "–" if s.readability is None else f"{s.readability:.2f}",
               help=FORMULAS["jReadability"])
     st.caption(f"jReadability band: {s.readability_band} · {s.chars:,} characters · "
                f"{s.content_words:,} content words")
-    st.dataframe(pd.DataFrame([s.level_counts]), hide_index=True, key="reader_levels_table")
+    st.markdown("**Per level** " + " · ".join(f"{k} {v}" for k, v in s.level_counts.items()),
+                help=FORMULAS["Per level"])
     if s.target_coverage is not None:
         st.markdown(f"**Target coverage** {len(s.targets_used)}/{len(s.targets_used) + len(s.targets_missed)}"
                     f" — used: {', '.join(s.targets_used) or '–'}; missed: {', '.join(s.targets_missed) or '–'}")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import store, vocab
 from core.wordlists import WordListError, parse_word_list, read_table, sheet_names
-from pages.common import database
+from views.common import database
 
 NONE = "(none)"
 
