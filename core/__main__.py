@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections import Counter
-import json
 import sys
 from pathlib import Path
 
@@ -60,8 +59,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     targets = [t for t in (args.targets or "").replace("、", ",").split(",") if t.strip()]
     result = analyze(text, levels=levels, lists=lists, targets=targets)
     if args.json:
-        json.dump(result.to_json(), sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        result.write_json(sys.stdout)
     elif args.html:
         from core.render import page
 
