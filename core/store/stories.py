@@ -1,0 +1,261 @@
+"""Stories: save with their analysis, find, soft-delete/restore/purge, export and import."""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from core.store.db import Database, StoreError
+
+SOURCES = ("generated", "pasted", "imported")
+SUMMARY_COLUMNS = ("id", "created", "profile", "source", "backend", "model", "title", "genre", "style",
+                   "length", "n1_density", "unique_n1", "n1_per_1000", "coverage", "readability",
+                   "readability_band", "n5", "n4", "n3", "n2", "n1", "outside", "deleted_at")
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+_ORDERS = {"newest": "s.created DESC, s.id DESC", "oldest": "s.created, s.id",
+           "density": "s.n1_density DESC, s.id DESC", "unique_n1": "s.unique_n1 DESC, s.id DESC",
+           "length": "s.length DESC, s.id DESC"}
+
+
+@dataclass(frozen=True)
+class Story:
+    """What is known about a story besides its text and analysis."""
+
+    profile: str = ""
+    source: str = "pasted"
+    backend: str = ""
+    model: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    prompt: str = ""
+    targets: tuple[str, ...] = ()
+    title: str = ""
+    genre: str = ""
+    style: str = ""
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoryFilter:
+    """Which stories a list, a page or an export covers. None means "any"."""
+
+    profile: str | None = None
+    search: str | None = None  # in title or text
+    word: str | None = None  # a headword the analysis found (促す finds 促した)
+    model: str | None = None
+    source: str | None = None
+    min_density: float | None = None
+    max_density: float | None = None
+    since: date | datetime | None = None
+    until: date | datetime | None = None
+    deleted: bool = False  # True: only the deleted ones (the bin)
+
+    def where(self) -> tuple[str, list]:
+        clauses, params = ["s.deleted_at IS NOT NULL" if self.deleted else "s.deleted_at IS NULL"], []
+        for value, clause in ((self.profile, "s.profile = ?"), (self.model, "s.model = ?"),
+                              (self.source, "s.source = ?"), (self.min_density, "s.n1_density >= ?"),
+                              (self.max_density, "s.n1_density <= ?"), (self.since, "s.created >= ?"),
+                              (self.until, "s.created < ?")):
+            if value is not None and value != "":
+                clauses.append(clause)
+                params.append(value)
+        if self.search:
+            clauses.append("(s.title ILIKE ? OR s.text ILIKE ?)")
+            params += [f"%{self.search}%"] * 2
+        if self.word:
+            clauses.append("s.id IN (SELECT story_id FROM story_words WHERE word = ?)")
+            params.append(self.word)
+        return " AND ".join(clauses), params
+
+
+def _word_rows(matches) -> tuple[list, list, list, list, list]:
+    """Per-headword counts and first position, as parallel lists for one INSERT."""
+    agg: dict[tuple[str, str, str], list[int]] = {}
+    for m in matches:
+        key = (m.word, m.reading, m.level)
+        if key in agg:
+            agg[key][0] += 1
+        else:
+            agg[key] = [1, m.start]
+    keys = list(agg)
+    return ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+            [agg[k][0] for k in keys], [agg[k][1] for k in keys])
+
+
+def save_story(db: Database, analysis, meta: Story = Story()) -> int:
+    """Store a text with its analysis summary and word counts in one transaction; its id.
+    A write that returns is durable; one interrupted leaves nothing behind."""
+    if meta.source not in SOURCES:
+        raise StoreError(f"Unknown story source {meta.source!r}; use one of {', '.join(SOURCES)}.")
+    s = analysis.score
+    words, readings, levels, counts, starts = _word_rows(analysis.matches)
+    lc = s.level_counts
+    row = [meta.created or datetime.now(), meta.profile, meta.source, meta.backend, meta.model,
+           json.dumps(dict(meta.params), ensure_ascii=False), meta.prompt, list(meta.targets), meta.title,
+           meta.genre, meta.style, analysis.text, s.chars, s.content_words, s.n1_density, s.unique_n1,
+           s.n1_per_1000_chars, lc["N5"], lc["N4"], lc["N3"], lc["N2"], lc["N1"], lc["outside"],
+           s.target_coverage, list(s.targets_used), list(s.targets_missed), s.readability,
+           s.readability_band, len(words)]
+    with db.transaction() as con:
+        story_id = con.execute(
+            "INSERT INTO stories (created, profile, source, backend, model, params, prompt, targets, title, "
+            "genre, style, text, length, content_words, n1_density, unique_n1, n1_per_1000, n5, n4, n3, n2, n1, "
+            "outside, coverage, targets_used, targets_missed, readability, readability_band, word_rows) "
+            f"VALUES ({', '.join('?' * len(row))}) RETURNING id", row).fetchone()[0]
+        if words:
+            con.execute("INSERT INTO story_words SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                        "unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::INTEGER[])",
+                        [story_id, words, readings, levels, counts, starts])
+    return story_id
+
+
+def get_story(db: Database, story_id: int) -> dict | None:
+    rows = db.rows("SELECT * FROM stories WHERE id = ?", [story_id])
+    if not rows:
+        return None
+    story = rows[0]
+    story["params"] = json.loads(story["params"] or "{}")
+    story["words"] = db.rows("SELECT word, reading, level, count, first_start FROM story_words "
+                             "WHERE story_id = ? ORDER BY first_start", [story_id])
+    return story
+
+
+def list_stories(db: Database, f: StoryFilter = StoryFilter(), order: str = "newest", limit: int | None = 50,
+                 offset: int = 0, columns: Sequence[str] = SUMMARY_COLUMNS) -> list[dict]:
+    where, params = f.where()
+    cols = ", ".join(f"s.{c}" for c in columns if c in SUMMARY_COLUMNS or c in ("text", "targets", "prompt"))
+    sql = f"SELECT {cols} FROM stories s WHERE {where} ORDER BY {_ORDERS.get(order, _ORDERS['newest'])}"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    return db.rows(sql, params)
+
+
+def count_stories(db: Database, f: StoryFilter = StoryFilter()) -> int:
+    where, params = f.where()
+    return db.scalar(f"SELECT count(*) FROM stories s WHERE {where}", params)
+
+
+def stories_with_word(db: Database, word: str, limit: int = 50) -> list[dict]:
+    return list_stories(db, StoryFilter(word=word), limit=limit)
+
+
+def words_met(db: Database, profile: str, level: str = "N1") -> list[dict]:
+    """The words of a level seen across a profile's stories: count, stories, first seen."""
+    return db.rows(
+        "SELECT w.word, w.reading, sum(w.count)::INTEGER AS count, count(DISTINCT s.id)::INTEGER AS stories, "
+        "min(s.created) AS first_seen FROM story_words w JOIN stories s ON s.id = w.story_id "
+        "WHERE s.profile = ? AND s.deleted_at IS NULL AND w.level = ? "
+        "GROUP BY w.word, w.reading ORDER BY first_seen, w.word", [profile, level])
+
+
+def _set_deleted(db: Database, story_id: int, deleted: bool) -> bool:
+    changed = db.execute(
+        f"UPDATE stories SET deleted_at = {'current_timestamp' if deleted else 'NULL'} "
+        f"WHERE id = ? AND deleted_at IS {'' if deleted else 'NOT '}NULL RETURNING id", [story_id])
+    return bool(changed)
+
+
+def delete_story(db: Database, story_id: int) -> bool:
+    """Soft delete: the story leaves every list but can be restored until purged."""
+    return _set_deleted(db, story_id, True)
+
+
+def restore_story(db: Database, story_id: int) -> bool:
+    return _set_deleted(db, story_id, False)
+
+
+def purge_deleted(db: Database, profile: str | None = None) -> int:
+    """Remove soft-deleted stories for good (one profile's, or everyone's); other rows untouched."""
+    scope, params = ("AND profile = ?", [profile]) if profile is not None else ("", [])
+    with db.transaction() as con:
+        ids = [r[0] for r in con.execute(f"SELECT id FROM stories WHERE deleted_at IS NOT NULL {scope}",
+                                         params).fetchall()]
+        if ids:
+            con.execute("DELETE FROM story_words WHERE story_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+            con.execute("DELETE FROM reviews WHERE story_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+            con.execute("DELETE FROM stories WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids])
+    return len(ids)
+
+
+def export_bytes(db: Database, fmt: str, f: StoryFilter = StoryFilter(), ids: Sequence[int] | None = None,
+                 ) -> bytes:
+    """Stories (summary columns plus text and targets) as CSV, JSON lines or Parquet."""
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"Unknown export format {fmt!r}; use csv, jsonl or parquet.")
+    where, params = f.where()
+    if ids is not None:
+        where += " AND s.id IN (SELECT unnest(?::BIGINT[]))"
+        params.append(list(ids))
+    cols = ", ".join(f"s.{c}" for c in SUMMARY_COLUMNS if c != "deleted_at")
+    with db._lock:
+        table = db._con.sql(f"SELECT {cols}, s.targets, s.text, (SELECT avg(rating) FROM reviews r "
+                            f"WHERE r.story_id = s.id) AS rating FROM stories s WHERE {where} "
+                            f"ORDER BY s.id", params=params).to_arrow_table()
+    return _encode(table, fmt)
+
+
+def _encode(table, fmt: str) -> bytes:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    if fmt == "parquet":
+        pq.write_table(table, buf)
+    elif fmt == "csv":
+        pacsv.write_csv(table.drop_columns(["targets"]).append_column(
+            "targets", [[",".join(t or []) for t in table.column("targets").to_pylist()]]), buf)
+    else:
+        for row in table.to_pylist():
+            buf.write((json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+    return buf.getvalue()
+
+
+def import_jsonl(db: Database, data: bytes, analyze, profile: str = "") -> tuple[list[int], list[str]]:
+    """Import one JSON object per line (`text`, optionally `title`, `source`, `created`; other
+    keys ignored), analysing each text. A bad line is reported with its number and skipped."""
+    ids, problems = [], []
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise StoreError("The file is not UTF-8 text; save it as UTF-8 JSON lines.") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            meta, text = _parse_line(line, profile)
+        except ValueError as exc:
+            problems.append(f"line {number}: {exc}")
+            continue
+        ids.append(save_story(db, analyze(text), meta))
+    return ids, problems
+
+
+def _parse_line(line: str, profile: str) -> tuple[Story, str]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError('no "text" string')
+    source = obj.get("source") if obj.get("source") in SOURCES else "imported"
+    created = None
+    if obj.get("created"):
+        try:
+            created = datetime.fromisoformat(str(obj["created"]).replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            raise ValueError(f'"created" is not an ISO date: {str(obj["created"])[:40]!r}') from None
+    title = obj.get("title") if isinstance(obj.get("title"), str) else ""
+    return Story(profile=profile, source=source, title=title, created=created), text
+
+
+def write_export(db: Database, path: Path, fmt: str, f: StoryFilter = StoryFilter()) -> int:
+    data = export_bytes(db, fmt, f)
+    path.write_bytes(data)
+    return count_stories(db, f)
