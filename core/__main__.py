@@ -126,6 +126,42 @@ def cmd_vocab_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-29") from None
+
+
+def cmd_stories_export(args: argparse.Namespace) -> int:
+    from core import store
+
+    f = store.StoryFilter(model=args.model, since=args.since)
+    try:
+        count = store.write_export(_open_db(), Path(args.out), args.format, f)
+    except OSError as exc:
+        raise UserError(f"Cannot write {args.out}: {exc.strerror}.") from None
+    print(f"Exported {count} stories to {args.out} ({args.format}).")
+    return 0
+
+
+def cmd_stories_import(args: argparse.Namespace) -> int:
+    from core import store
+    from core.analysis import analyze
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError:
+        raise UserError(f"No such file: {args.file}") from None
+    ids, problems = store.import_jsonl(_open_db(), data, analyze, profile=args.profile)
+    for problem in problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"Imported {len(ids)} stories" + (f"; skipped {len(problems)} lines." if problems else "."))
+    return 0 if ids or not problems else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="NoneStory command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -155,17 +191,34 @@ def build_parser() -> argparse.ArgumentParser:
     d = v.add_parser("delete", help="delete a custom list")
     d.add_argument("name")
     d.set_defaults(func=cmd_vocab_delete)
+
+    st = sub.add_parser("stories", help="the story library").add_subparsers(dest="stories_command", required=True)
+    e = st.add_parser("export", help="export stories as CSV, JSON lines or Parquet")
+    e.add_argument("--format", required=True, choices=["csv", "jsonl", "parquet"])
+    e.add_argument("--out", required=True, help="file to write")
+    e.add_argument("--since", type=_date, help="only stories created on or after this date (YYYY-MM-DD)")
+    e.add_argument("--model", help="only stories written by this model")
+    e.set_defaults(func=cmd_stories_export)
+    im = st.add_parser("import", help="import stories from JSON lines (text, title, source, created)")
+    im.add_argument("file")
+    im.add_argument("--profile", default="", help="profile the stories belong to")
+    im.set_defaults(func=cmd_stories_import)
+
+    from core import auth
+
+    auth.add_cli(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from core.auth import AuthError
     from core.store import StoreError
     from core.wordlists import WordListError
 
     try:
         return args.func(args)
-    except (UserError, StoreError, WordListError) as exc:
+    except (UserError, StoreError, WordListError, AuthError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `... | head` closed the pipe: not an error

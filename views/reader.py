@@ -1,20 +1,14 @@
 """Reader: paste or upload Japanese text; JLPT words marked by level, score card, word table."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core import store
 from core.analysis import Analysis, analyze
-from core.render import STYLE, render_text
-from core.score import FORMULAS
 from core.textio import TextFileError, decode_text
 from core.vocab import LEVELS
-from views.common import database
-
-# Marking up megabytes of text makes a browser crawl; the score still covers all of it.
-RENDER_LIMIT = 100_000
-
+from views.common import database, profile
+from views.panels import show_analysis
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _analyze(text: str, lists: tuple, targets: tuple[str, ...]) -> Analysis:
@@ -55,39 +49,20 @@ def _controls() -> tuple[list[str], list[str], list[str], bool]:
     return levels, lists, [t.strip() for t in targets.replace("、", ",").split(",") if t.strip()], furigana
 
 
-def score_card(a: Analysis) -> None:
-    s = a.score
-    c1, c2 = st.columns(2)
-    c1.metric("N1 density", f"{s.n1_density:.1f}%", help=FORMULAS["N1 density"])
-    c2.metric("Unique N1 words", s.unique_n1, help=FORMULAS["Unique N1"])
-    c3, c4 = st.columns(2)
-    c3.metric("N1 / 1,000 chars", f"{s.n1_per_1000_chars:.1f}", help=FORMULAS["N1 per 1,000 chars"])
-    c4.metric("Readability", "–" if s.readability is None else f"{s.readability:.2f}",
-              help=FORMULAS["jReadability"])
-    st.caption(f"jReadability band: {s.readability_band} · {s.chars:,} characters · "
-               f"{s.content_words:,} content words")
-    st.markdown("**Per level** " + " · ".join(f"{k} {v}" for k, v in s.level_counts.items()),
-                help=FORMULAS["Per level"])
-    if s.target_coverage is not None:
-        st.markdown(f"**Target coverage** {len(s.targets_used)}/{len(s.targets_used) + len(s.targets_missed)}"
-                    f" — used: {', '.join(s.targets_used) or '–'}; missed: {', '.join(s.targets_missed) or '–'}")
-    with st.expander("How the score is computed"):
-        for name, formula in FORMULAS.items():
-            st.markdown(f"- **{name}**: {formula}")
-
-
-def word_table(a: Analysis, levels: list[str]) -> pd.DataFrame:
-    rows: dict[tuple, dict] = {}
-    for m in a.matches:
-        if m.level in LEVELS and m.level not in levels:
-            continue
-        row = rows.setdefault((m.word, m.reading, m.level), {
-            "word": m.word, "reading": m.reading, "level": m.level or "target",
-            "meanings": "; ".join(m.meanings[:3]), "count": 0})
-        row["count"] += 1
-    order = {lv: i for i, lv in enumerate(reversed(LEVELS))}
-    return pd.DataFrame(sorted(rows.values(), key=lambda r: (order.get(r["level"], 9), -r["count"])),
-                        columns=["word", "reading", "level", "meanings", "count"])
+def save_button(a: Analysis, targets: list[str]) -> None:
+    """Keep the text in the profile's Library (the original project lost everything on reload)."""
+    if not st.session_state.get("profile"):
+        st.caption("Choose a profile name in the sidebar to keep texts in your Library.")
+        return
+    if not st.button("Save to my library", key="reader_save"):
+        return
+    db = database()
+    if db is None:
+        return
+    title = next((line.strip() for line in a.text.splitlines() if line.strip()), "")[:60]
+    story_id = store.save_story(db, a, store.Story(profile=profile(), source="pasted", title=title,
+                                                   targets=tuple(targets)))
+    st.success(f"Saved as story #{story_id} in {profile()}'s library.")
 
 
 def main() -> None:
@@ -105,17 +80,8 @@ def main() -> None:
     except store.StoreError as exc:
         st.error(str(exc))
         st.stop()
-    left, right = st.columns([3, 2])
-    with left:
-        shown = a if len(text) <= RENDER_LIMIT else Analysis(
-            text[:RENDER_LIMIT], tuple(m for m in a.matches if m.end <= RENDER_LIMIT), a.score)
-        if shown is not a:
-            st.warning(f"Showing the first {RENDER_LIMIT:,} of {len(text):,} characters; "
-                       "the score and word table cover the whole text.")
-        st.html(STYLE + render_text(shown, levels=levels, furigana=furigana))
-    with right:
-        score_card(a)
-        st.dataframe(word_table(a, levels), hide_index=True, key="reader_words")
+    show_analysis(a, levels, furigana)
+    save_button(a, targets)
 
 
 main()
