@@ -120,3 +120,23 @@ def test_wordlists_page_bad_file_shows_one_error(app):
     app.run()
     assert not app.exception
     assert len(app.error) == 1 and "\n" not in app.error[0].value
+
+
+def test_reader_saves_text_to_the_profiles_library():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["profile"] = " hana "
+    at.run()
+    at.text_area(key="reader_text").input("部長は部下に報告を促した。")
+    at.run()
+    at.button(key="reader_save").click().run()
+    assert any("Saved as story #1" in s.value for s in at.success)
+    from views.common import _database
+    rows = store.list_stories(_database(str(settings.paths().db)), store.StoryFilter(profile="hana"))
+    assert [r["source"] for r in rows] == ["pasted"] and rows[0]["unique_n1"] == 2
+
+
+def test_reader_without_profile_offers_no_save(app):
+    app.text_area(key="reader_text").input("部長は部下に報告を促した。")
+    app.run()
+    assert not [b for b in app.button if b.key == "reader_save"]
+    assert any("profile name" in c.value for c in app.caption)

@@ -21,4 +21,5 @@ def database() -> store.Database | None:
 
 
 def profile() -> str:
-    return st.session_state.get("profile") or "guest"
+    """The student's profile name as typed in the sidebar, trimmed; '' when none is chosen."""
+    return (st.session_state.get("profile") or "").strip()

@@ -51,7 +51,7 @@ def _controls() -> tuple[list[str], list[str], list[str], bool]:
 
 def save_button(a: Analysis, targets: list[str]) -> None:
     """Keep the text in the profile's Library (the original project lost everything on reload)."""
-    if not st.session_state.get("profile"):
+    if not profile():
         st.caption("Choose a profile name in the sidebar to keep texts in your Library.")
         return
     if not st.button("Save to my library", key="reader_save"):

@@ -1,0 +1,207 @@
+"""Library: a student's own stories — find, open, delete and restore — and the N1 words met so far."""
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import store
+from core.analysis import Analysis, analyze
+from core.vocab import LEVELS, jlpt, level_sizes
+from views.common import database, profile
+from views.panels import show_analysis
+
+PAGE = 20  # stories per table page
+_PAGE_NO = "_lib_page"  # 0-based table page (not a widget: Previous/Next move it)
+_DELETED = "_lib_deleted"  # id of the story just deleted, while its Undo is on offer
+_NOTICE = "_lib_notice"  # one success line to show on the next run
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _analyze(text: str, targets: tuple[str, ...]) -> Analysis:
+    return analyze(text, targets=targets)
+
+
+@st.cache_resource(show_spinner=False)
+def _n1_total() -> int:
+    return level_sizes(jlpt())["N1"]
+
+
+def _headword(word: str) -> str | None:
+    """A conjugated form typed in the word box (促した) becomes the headword the store keeps (促す)."""
+    word = word.strip()
+    found = _analyze(word, ()).matches if word else ()
+    return found[0].word if len(found) == 1 else word or None
+
+
+def _label(row: dict) -> str:
+    return (row.get("title") or row["text"][:30]).strip() or "(empty)"
+
+
+# --- callbacks: they run before the page, so the lists below already show the change ---
+
+def _delete(db: store.Database, story_id: int) -> None:
+    if store.delete_story(db, story_id):
+        st.session_state[_DELETED] = story_id
+        st.session_state["lib_open"] = None
+
+
+def _restore(db: store.Database, story_id: int | None) -> None:
+    if story_id is not None and store.restore_story(db, story_id):
+        st.session_state[_NOTICE] = f"Restored story #{story_id}."
+        st.session_state["lib_open"] = story_id  # shown again if it is on this table page
+    if st.session_state.get(_DELETED) == story_id:
+        st.session_state.pop(_DELETED)
+
+
+def _purge(db: store.Database, name: str) -> None:
+    removed = store.purge_deleted(db, name)  # `name` is never empty here: None would purge everyone's
+    st.session_state.pop(_DELETED, None)
+    st.session_state[_NOTICE] = f"Removed {removed} stor{'y' if removed == 1 else 'ies'} for good."
+
+
+def _first_page() -> None:
+    st.session_state[_PAGE_NO] = 0
+
+
+def _turn(step: int) -> None:
+    st.session_state[_PAGE_NO] = st.session_state.get(_PAGE_NO, 0) + step
+
+
+# --- the page ---
+
+def _notices(db: store.Database) -> None:
+    if notice := st.session_state.pop(_NOTICE, None):
+        st.success(notice)
+    story_id = st.session_state.get(_DELETED)
+    if story_id is not None:
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.success(f"Moved story #{story_id} to the bin.")
+        c2.button("Undo", key="lib_undo", on_click=_restore, args=(db, story_id))
+
+
+def _filters(db: store.Database, name: str) -> store.StoryFilter:
+    c1, c2 = st.columns(2)
+    search = c1.text_input("Search titles and text", key="lib_search", on_change=_first_page)
+    word = c2.text_input("Uses the word", key="lib_word", placeholder="促す", on_change=_first_page,
+                         help="A dictionary form; conjugated uses count too (促す finds 促した).")
+    rows = store.list_stories(db, store.StoryFilter(profile=name), limit=None, columns=("model",))
+    models = sorted({r["model"] for r in rows if r["model"]})
+    c3, c4 = st.columns(2)
+    model = c3.selectbox("Model", ["any", *models], key="lib_model", on_change=_first_page)
+    low, high = c4.slider("N1 density (%)", 0, 100, (0, 100), key="lib_density", on_change=_first_page)
+    dates = st.date_input("Created between", value=(), key="lib_dates", on_change=_first_page)
+    since = dates[0] if len(dates) >= 1 else None
+    until = dates[1] + timedelta(days=1) if len(dates) == 2 else None  # the store's `until` is exclusive
+    return store.StoryFilter(profile=name, search=search.strip() or None, word=_headword(word),
+                             model=None if model == "any" else model, min_density=low or None,
+                             max_density=None if high == 100 else high, since=since, until=until)
+
+
+def _story_table(db: store.Database, f: store.StoryFilter) -> list[dict]:
+    total = store.count_stories(db, f)
+    if not total:
+        st.info("No stories match. Save texts from the Reader (or generate one) and they appear here.")
+        return []
+    pages = math.ceil(total / PAGE)
+    page = st.session_state[_PAGE_NO] = min(max(st.session_state.get(_PAGE_NO, 0), 0), pages - 1)
+    rows = store.list_stories(db, f, order="newest", limit=PAGE, offset=page * PAGE,
+                              columns=("id", "created", "title", "text", "model", "source", "n1_density",
+                                       "unique_n1", "length"))
+    table = pd.DataFrame([{"id": r["id"], "created": r["created"], "title": _label(r), "model": r["model"],
+                           "source": r["source"], "N1 density": r["n1_density"], "unique N1": r["unique_n1"],
+                           "length": r["length"]} for r in rows])
+    st.dataframe(table, hide_index=True, key="lib_table", column_config={
+        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "N1 density": st.column_config.NumberColumn(format="%.1f%%")})
+    if pages > 1:
+        c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="center")
+        c1.button("Previous", key="lib_prev", on_click=_turn, args=(-1,), disabled=page == 0)
+        c2.caption(f"Page {page + 1} of {pages} · {total:,} stories")
+        c3.button("Next", key="lib_next", on_click=_turn, args=(1,), disabled=page == pages - 1)
+    return rows
+
+
+def _open_story(db: store.Database, rows: list[dict]) -> None:
+    labels = {r["id"]: f"#{r['id']} · {_label(r)}" for r in rows}
+    story_id = st.selectbox("Open a story", list(labels), index=None, format_func=labels.get,
+                            key="lib_open", placeholder="Choose a story to read")
+    story = store.get_story(db, story_id) if story_id is not None else None
+    if story is None:
+        return
+    st.subheader(story["title"] or _label(story))
+    st.caption(f"#{story['id']} · {story['created']:%Y-%m-%d %H:%M} · {story['source']}"
+               + (f" · {story['model']}" if story["model"] else ""))
+    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=["N1", "N2", "N3"],
+                            key="lib_levels")
+    furigana = c2.toggle("Furigana", key="lib_furigana")
+    c3.button("Delete", key="lib_delete", on_click=_delete, args=(db, story["id"]))
+    show_analysis(_analyze(story["text"], tuple(story["targets"] or ())), levels, furigana, key="lib")
+
+
+def _bin(db: store.Database, name: str) -> None:
+    f = store.StoryFilter(profile=name, deleted=True)
+    rows = store.list_stories(db, f, order="newest", limit=200, columns=("id", "title", "text", "deleted_at"))
+    with st.expander(f"Bin ({store.count_stories(db, f)})", key="lib_bin"):
+        if not rows:
+            st.caption("The bin is empty. Deleted stories wait here until you empty it.")
+            return
+        labels = {r["id"]: f"#{r['id']} · {_label(r)} (deleted {r['deleted_at']:%Y-%m-%d})" for r in rows}
+        pick = st.selectbox("Deleted story", list(labels), format_func=labels.get, key="lib_bin_pick")
+        c1, c2 = st.columns(2)
+        c1.button("Restore", key="lib_restore", on_click=_restore, args=(db, pick))
+        c2.button("Empty bin", key="lib_purge", on_click=_purge, args=(db, name), type="primary",
+                  help="Removes every story in your bin for good.")
+
+
+def _progress_chart(met: pd.DataFrame, total: int) -> go.Figure:
+    per_day = met["first_seen"].dt.normalize().value_counts().sort_index().cumsum()
+    fig = go.Figure(go.Scatter(x=per_day.index, y=per_day.values, mode="lines+markers", line_shape="hv",
+                               name="N1 words met"))
+    fig.add_hline(y=total, line_dash="dot", annotation_text=f"all N1 words ({total:,})")
+    fig.update_layout(yaxis_title="distinct N1 words", xaxis_title="first seen", showlegend=False,
+                      margin=dict(l=10, r=10, t=30, b=10), height=320)
+    return fig
+
+
+def _words_met(db: store.Database, name: str) -> None:
+    rows = store.words_met(db, name, "N1")
+    if not rows:
+        st.info("No N1 words yet. Every N1 word in the stories you keep is counted here.")
+        return
+    met = pd.DataFrame(rows).rename(columns={"first_seen": "first seen"})
+    total = _n1_total()
+    st.markdown(f"**{len(met):,} / {total:,} N1 words met**")
+    st.progress(min(len(met) / total, 1.0) if total else 0.0)
+    st.plotly_chart(_progress_chart(met.rename(columns={"first seen": "first_seen"}), total),
+                    key="lib_progress_chart")
+    st.dataframe(met[["word", "reading", "count", "stories", "first seen"]], hide_index=True,
+                 key="lib_met_table", column_config={
+                     "first seen": st.column_config.DatetimeColumn(format="YYYY-MM-DD")})
+
+
+def main() -> None:
+    st.title("Library")
+    name = profile()
+    if not name:
+        st.info("Choose a profile name in the sidebar to see your stories.")
+        st.stop()
+    db = database()
+    if db is None:
+        st.stop()
+    stories, words = st.tabs(["Stories", "Words I have met"], key="lib_tabs")
+    with stories:
+        _notices(db)
+        rows = _story_table(db, _filters(db, name))
+        if rows:
+            _open_story(db, rows)
+        _bin(db, name)
+    with words:
+        _words_met(db, name)
+
+
+main()
