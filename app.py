@@ -1,16 +1,22 @@
-"""NoneStory entry point: builds the page list and the shared sidebar, then runs the page."""
+"""NoneStory entry point: the shared sidebar (profile, sign-in), then the pages this role may
+see. Teacher and admin pages also check the role themselves, so a direct URL gets nothing."""
 from __future__ import annotations
 
 import streamlit as st
 
+from core.auth import Role, role_allows
+from views.sidebar import sidebar
+
 st.set_page_config(page_title="NoneStory", page_icon="📖", layout="wide")
 
 with st.sidebar:
-    st.text_input("Profile name", key="profile", placeholder="e.g. hana",
-                  help="Students pick any name; your stories and words are kept under it.")
+    role = sidebar()
 
 pages = [
     st.Page("views/reader.py", title="Reader", icon="📖", default=True),  # served at /
+    st.Page("views/library.py", title="Library", icon="📚", url_path="library"),
     st.Page("views/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
 ]
+if role_allows(role, Role.TEACHER):
+    pages.append(st.Page("views/review.py", title="Review", icon="🧑‍🏫", url_path="review"))
 st.navigation(pages).run()

@@ -139,6 +139,12 @@ def count_stories(db: Database, f: StoryFilter = StoryFilter()) -> int:
     return db.scalar(f"SELECT count(*) FROM stories s WHERE {where}", params)
 
 
+def profiles(db: Database) -> list[str]:
+    """Every profile that has a story that is not deleted."""
+    return [r[0] for r in db.execute("SELECT DISTINCT profile FROM stories WHERE deleted_at IS NULL "
+                                     "ORDER BY profile")]
+
+
 def stories_with_word(db: Database, word: str, limit: int = 50) -> list[dict]:
     return list_stories(db, StoryFilter(word=word), limit=limit)
 

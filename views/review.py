@@ -1,0 +1,228 @@
+"""Review desk (teachers): every story's N1 density and readability, models compared, rating
+and comments in place, and the current selection exported for class."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core import store
+from core.analysis import Analysis, analyze
+from core.auth import Role
+from views.common import database
+from views.panels import show_analysis
+from views.sidebar import require_role
+
+TABLE_LIMIT = 500  # rows drawn in the table; charts, aggregates and export cover every match
+ORDERS = {"newest": "Newest", "density": "N1 density", "unique_n1": "Unique N1 words",
+          "length": "Length", "rating": "Mean rating"}  # newest first: a desk works through new stories
+MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
+TAGS = ["natural", "unnatural", "too hard", "too easy", "good for class", "grammar errors", "off topic"]
+NO_MODEL = "(no model)"  # pasted and imported stories have an empty model
+LEVELS = ["N1", "N2", "N3"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the filters chose: the SQL filter, plus the models it cannot express (several at
+    once, or the empty model), which are applied to the rows in pandas."""
+
+    filter: store.StoryFilter
+    models: tuple[str, ...] = ()
+
+    @property
+    def in_pandas(self) -> bool:
+        return bool(self.models) and self.filter.model is None
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _analyze(text: str, targets: tuple[str, ...]) -> Analysis:
+    return analyze(text, targets=targets)
+
+
+def _model_label(model: str) -> str:
+    return model or NO_MODEL
+
+
+def _filters(db: store.Database) -> Selection:
+    models = [r["model"] for r in store.model_aggregates(db)]
+    profiles = store.profiles(db)
+    with st.expander("Filters", expanded=True):
+        c1, c2, c3 = st.columns(3)
+        chosen = c1.multiselect("Models", models, format_func=_model_label, key="rev_models",
+                                placeholder="All models")
+        source = c2.selectbox("Source", store.SOURCES, index=None, key="rev_source", placeholder="Any source")
+        profile = c3.selectbox("Profile", profiles, index=None, key="rev_profile", placeholder="All profiles")
+        c4, c5 = st.columns(2)
+        low, high = c4.slider("N1 density (%)", 0.0, 100.0, (0.0, 100.0), step=0.5, key="rev_density")
+        dates = c5.date_input("Created between", value=(), key="rev_dates")
+        c6, c7 = st.columns(2)
+        search = c6.text_input("Search title and text", key="rev_search")
+        word = c7.text_input("Uses headword", key="rev_word", placeholder="e.g. 把握",
+                             help="Dictionary form: 促す also finds 促した.")
+    since, until = (tuple(dates) + (None, None))[:2]
+    f = store.StoryFilter(
+        profile=profile, source=source, search=search.strip() or None, word=word.strip() or None,
+        model=chosen[0] if len(chosen) == 1 and chosen[0] else None,
+        min_density=low if low > 0 else None, max_density=high if high < 100 else None,
+        since=since, until=until + timedelta(days=1) if until else None)  # until is exclusive
+    return Selection(f, tuple(chosen))
+
+
+def _rows(db: store.Database, sel: Selection, order: str) -> pd.DataFrame:
+    df = pd.DataFrame(store.review_table(db, sel.filter, order=order, limit=None))
+    if sel.in_pandas and not df.empty:
+        df = df[df["model"].isin(sel.models)]
+    return df
+
+
+def _aggregates(db: store.Database, sel: Selection) -> pd.DataFrame:
+    df = pd.DataFrame(store.model_aggregates(db, sel.filter))
+    # Aggregates are grouped by model, so dropping other models' rows is exact.
+    return df[df["model"].isin(sel.models)] if sel.in_pandas and not df.empty else df
+
+
+TABLE_COLUMNS = {
+    "id": st.column_config.NumberColumn("ID", format="%d"),
+    "created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
+    "n1_density": st.column_config.NumberColumn("N1 density", format="%.1f%%"),
+    "unique_n1": st.column_config.NumberColumn("Unique N1"),
+    "n1_per_1000": st.column_config.NumberColumn("N1 / 1,000 chars", format="%.1f"),
+    "coverage": st.column_config.NumberColumn("Target coverage", format="percent"),
+    "readability": st.column_config.NumberColumn("Readability", format="%.2f"),
+    "readability_band": "Band",
+    "rating": st.column_config.NumberColumn("Rating", format="%.1f ★"),
+    "reviews": st.column_config.NumberColumn("Reviews"),
+}
+
+
+def _table(df: pd.DataFrame) -> None:
+    if len(df) > TABLE_LIMIT:
+        st.caption(f"Showing the first {TABLE_LIMIT:,} of {len(df):,} stories in this order; the charts, "
+                   "per-model table and export cover all of them.")
+    st.dataframe(df.head(TABLE_LIMIT), hide_index=True, column_config=TABLE_COLUMNS, key="rev_table")
+
+
+def _export(db: store.Database, sel: Selection, df: pd.DataFrame) -> None:
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    fmt = c1.radio("Export format", store.EXPORT_FORMATS, horizontal=True, key="rev_fmt",
+                   format_func=str.upper)
+    f, ids = sel.filter, df["id"].tolist() if sel.in_pandas else None
+    # Deferred: the file is built when the button is pressed, not on every rerun of the page.
+    c2.download_button(f"Download {len(df):,} stories", lambda: store.export_bytes(db, fmt, f, ids=ids),
+                       file_name=f"nonestory-stories-{date.today():%Y%m%d}.{fmt}", mime=MIME[fmt],
+                       key="rev_download", icon=":material/download:")
+
+
+def _charts(df: pd.DataFrame, aggs: pd.DataFrame) -> None:
+    df = df.assign(model=df["model"].map(_model_label))
+    c1, c2 = st.columns(2)
+    box = px.box(df, x="model", y="n1_density", color="model", points="outliers",
+                 labels={"model": "Model", "n1_density": "N1 density (%)"}, title="N1 density per model")
+    c1.plotly_chart(box.update_layout(showlegend=False), key="rev_density_box")
+    scatter = px.scatter(df, x="length", y="n1_density", color="model", hover_data=["id", "title"],
+                         labels={"length": "Length (characters)", "n1_density": "N1 density (%)",
+                                 "model": "Model"}, title="N1 density against length")
+    c2.plotly_chart(scatter, key="rev_scatter")
+    rated = aggs.dropna(subset=["mean_rating"]).assign(model=lambda a: a["model"].map(_model_label))
+    if rated.empty:
+        st.caption("No ratings yet: the mean rating per model appears once stories are reviewed.")
+    else:
+        bar = px.bar(rated, x="model", y="mean_rating", range_y=[0, 5], title="Mean rating per model",
+                     labels={"model": "Model", "mean_rating": "Mean rating (1–5)"})
+        st.plotly_chart(bar, key="rev_rating_bar")
+    st.dataframe(aggs.assign(model=aggs["model"].map(_model_label)), hide_index=True, key="rev_aggregates",
+                 column_config={"mean_density": st.column_config.NumberColumn("Mean density", format="%.2f%%"),
+                                "median_density": st.column_config.NumberColumn("Median density",
+                                                                                format="%.2f%%"),
+                                "mean_rating": st.column_config.NumberColumn("Mean rating", format="%.2f ★")})
+
+
+def _save_review(story_id: int) -> None:
+    """Form callback: runs before the rerun, so the table drawn next already has the rating."""
+    state = st.session_state
+    rating = state.get("rev_rating")
+    if rating is None:
+        state["_rev_result"] = ("error", "Choose a rating from 1 to 5 stars before saving.")
+        return
+    db = database()
+    if db is None:
+        return
+    try:
+        store.save_review(db, story_id, reviewer=state.get("user", "teacher"), rating=rating,
+                          tags=state.get("rev_tags") or [], comment=state.get("rev_comment", "").strip())
+    except store.StoreError as exc:
+        state["_rev_result"] = ("error", str(exc))
+        return
+    state["_rev_result"] = ("success", f"Saved your {rating}★ review of story #{story_id}.")
+
+
+def _review_form(story_id: int) -> None:
+    with st.form("rev_form"):
+        st.radio("Rating", [1, 2, 3, 4, 5], index=None, horizontal=True, key="rev_rating",
+                 format_func=lambda n: "★" * n)
+        st.multiselect("Tags", TAGS, accept_new_options=True, key="rev_tags",
+                       placeholder="Pick or type tags")
+        st.text_area("Comment", key="rev_comment", height=90)
+        st.form_submit_button("Save review", key="rev_save", type="primary", on_click=_save_review,
+                              args=(story_id,))
+    st.caption("Saving again replaces your earlier review of this story.")
+    kind, message = st.session_state.pop("_rev_result", (None, ""))
+    if kind == "error":
+        st.error(message)
+    elif kind == "success":
+        st.success(message)
+
+
+def _story(db: store.Database, df: pd.DataFrame) -> None:
+    shown = df.head(TABLE_LIMIT)
+    titles = dict(zip(shown["id"], shown["title"]))
+    story_id = st.selectbox("Story", list(titles), key="rev_story",
+                            format_func=lambda i: f"#{i} · {titles.get(i) or '(untitled)'}")
+    story = store.get_story(db, story_id) if story_id is not None else None
+    if story is None:
+        st.info("Pick a story from the table's selection.")
+        return
+    st.caption(f"{story['profile'] or '(no profile)'} · {story['source']} · "
+               f"{_model_label(story['model'])} · {story['created']:%Y-%m-%d %H:%M}")
+    furigana = st.toggle("Furigana", key="rev_furigana")
+    show_analysis(_analyze(story["text"], tuple(story["targets"] or ())), LEVELS, furigana, key="rev")
+    reviews = store.reviews_for(db, story_id)
+    if reviews:
+        st.dataframe(reviews, hide_index=True, key="rev_reviews", column_config={
+            "rating": st.column_config.NumberColumn("Rating", format="%d ★"),
+            "tags": st.column_config.ListColumn("Tags")})
+    else:
+        st.caption("No reviews of this story yet.")
+    _review_form(story_id)
+
+
+def main() -> None:
+    require_role(Role.TEACHER)
+    st.title("Review desk")
+    db = database()
+    if db is None:
+        return
+    if store.count_stories(db) == 0:
+        st.info("No stories yet. Stories appear here once students save or generate them.")
+        return
+    sel = _filters(db)
+    order = st.selectbox("Sort by", list(ORDERS), format_func=ORDERS.get, key="rev_order")
+    df = _rows(db, sel, order)
+    if df.empty:
+        st.info("No stories match these filters.")
+        return
+    stories, models, rate = st.tabs(["Stories", "Models", "Rate and comment"])
+    with stories:
+        _table(df)
+        _export(db, sel, df)
+    with models:
+        _charts(df, _aggregates(db, sel))
+    with rate:
+        _story(db, df)
+
+
+main()
