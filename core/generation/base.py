@@ -1,0 +1,92 @@
+"""The request every backend takes, the interface every backend offers, and its error."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+GENRES = ("学園", "異能力", "恋愛", "バトル", "ハーレム", "乙女")
+STYLES = ("文学風", "評論風", "論述風")
+
+
+class GenerationError(Exception):
+    """A problem the user can act on (model missing, API down, bad key, out of memory), in one
+    sentence; the job fails with it and the app stays up."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What to write and how. Same seed + same settings + same model = the same story."""
+
+    targets: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ("学園", "恋愛")  # two of GENRES
+    style: str = "文学風"  # one of STYLES
+    max_new_tokens: int = 600
+    min_chars: int = 200  # keep generating (or report) below this many characters
+    temperature: float = 0.9
+    top_p: float = 0.95
+    repetition_penalty: float = 1.1
+    no_repeat_ngram_size: int = 0
+    seed: int | None = None
+    n: int = 1  # candidates for best-of-n
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.max_new_tokens <= 4096:
+            problems.append("max new tokens must be between 1 and 4096")
+        if not 0.0 <= self.temperature <= 2.0:
+            problems.append("temperature must be between 0 and 2")
+        if not 0.0 < self.top_p <= 1.0:
+            problems.append("top-p must be above 0 and at most 1")
+        if not 1.0 <= self.repetition_penalty <= 2.0:
+            problems.append("repetition penalty must be between 1 and 2")
+        if not 0 <= self.no_repeat_ngram_size <= 10:
+            problems.append("no-repeat n-gram size must be between 0 and 10")
+        if not 1 <= self.n <= 8:
+            problems.append("the number of candidates must be between 1 and 8")
+        if self.style not in STYLES:
+            problems.append(f"style must be one of {', '.join(STYLES)}")
+        if not self.genres or any(g not in GENRES for g in self.genres):
+            problems.append(f"genres must come from {', '.join(GENRES)}")
+        if problems:
+            raise GenerationError(problems[0][0].upper() + problems[0][1:] + ".")
+
+    @property
+    def genre(self) -> str:
+        """The genre pair as the published models' prompts write it: 恋愛・異能力."""
+        return "・".join(self.genres)
+
+    def with_seed(self, seed: int | None) -> GenerationRequest:
+        return replace(self, seed=seed)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A backend's finished output for one request: the text and what it parsed out of it."""
+
+    text: str
+    title: str = ""
+    style: str = ""
+    genre: str = ""
+    prompt: str = ""
+    warning: str = ""  # e.g. "the answer had no 本文： header; kept as it came"
+
+
+class Backend(Protocol):
+    """Every backend streams text deltas for one request and can do several at once."""
+
+    name: str  # "hf", "openai", "examples"
+    model: str  # what to store as the story's model
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        """Yield the story's text as it is produced. Raises GenerationError."""
+        ...
+
+    def finish(self, request: GenerationRequest, text: str) -> Draft:
+        """Turn the streamed text into a Draft (parse headers, trim to a sentence end)."""
+        ...
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Draft]:
+        """Several stories; a local model batches them through one `generate` call."""
+        ...
