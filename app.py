@@ -14,6 +14,7 @@ with st.sidebar:
 
 pages = [
     st.Page("views/reader.py", title="Reader", icon="📖", default=True),  # served at /
+    st.Page("views/generate.py", title="Generate", icon="✍️", url_path="generate"),
     st.Page("views/library.py", title="Library", icon="📚", url_path="library"),
     st.Page("views/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
 ]

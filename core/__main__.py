@@ -3,6 +3,7 @@ line on stderr and exits 2; nothing else is printed in that case."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections import Counter
 import sys
@@ -162,6 +163,52 @@ def cmd_stories_import(args: argparse.Namespace) -> int:
     return 0 if ids or not problems else 2
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Generate, score and save one story, through the same job path the app uses."""
+    from core import store
+    from core.generation import registry
+    from core.generation.base import GenerationError, GenerationRequest
+    from core.jobs import backend_for, request_to_json, run_job
+
+    words = tuple(w.strip() for w in (args.words or "").replace("、", ",").split(",") if w.strip())
+    try:
+        request = GenerationRequest(targets=words, genres=tuple(args.genres.split(",")), style=args.style,
+                                    max_new_tokens=args.max_new_tokens, seed=args.seed, n=args.n,
+                                    temperature=args.temperature)
+        spec = registry.spec_for_backend(args.backend, args.model)
+        backend, warning = backend_for(spec)
+    except GenerationError as exc:
+        raise UserError(str(exc)) from None
+    db = _open_db()
+    job_id = store.create_job(db, profile=args.profile, kind="story", model_name=spec.name, backend=spec.backend,
+                              model=spec.model, prompt_format=spec.prompt_format, request=request_to_json(request))
+    store.mark_running(db, job_id)
+    job = run_job(db, store.get_job(db, job_id), backend, warning)
+    if job["status"] != "done":
+        raise UserError(job["error"] or f"The job ended as {job['status']}.")
+    if job["warning"]:
+        print(f"warning: {job['warning']}", file=sys.stderr)
+    story = store.get_story(db, job["story_ids"][0])
+    _print_story(story, args.json)
+    return 0
+
+
+def _print_story(story: dict, as_json: bool) -> None:
+    from core.analysis import analyze
+
+    a = analyze(story["text"], targets=story["targets"])
+    if as_json:
+        out = {"id": story["id"], "title": story["title"], "text": story["text"], "backend": story["backend"],
+               "model": story["model"], "score": a.score.to_json(), "targets_used": list(a.score.targets_used),
+               "targets_missed": list(a.score.targets_missed)}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return
+    print(f"# {story['title'] or '(untitled)'}  [story {story['id']}, {story['backend']}:{story['model']}]\n")
+    print(story["text"])
+    print()
+    _print_summary(a)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="NoneStory command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -203,6 +250,20 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("file")
     im.add_argument("--profile", default="", help="profile the stories belong to")
     im.set_defaults(func=cmd_stories_import)
+
+    g = sub.add_parser("generate", help="write a story around target words, score it and save it")
+    g.add_argument("--backend", default="examples", choices=["examples", "hf", "openai"])
+    g.add_argument("--model", help="hub id, local folder or API model name (default: per backend)")
+    g.add_argument("--words", default="", help="target words, comma-separated: 把握,促す")
+    g.add_argument("--genres", default="学園,恋愛", help="two of 学園,異能力,恋愛,バトル,ハーレム,乙女")
+    g.add_argument("--style", default="文学風", choices=["文学風", "評論風", "論述風"])
+    g.add_argument("--n", type=int, default=1, help="candidates; the best is kept")
+    g.add_argument("--max-new-tokens", type=int, default=600)
+    g.add_argument("--temperature", type=float, default=0.9)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--profile", default="", help="profile the story belongs to")
+    g.add_argument("--json", action="store_true", help="print the story and its score as JSON")
+    g.set_defaults(func=cmd_generate)
 
     from core import auth
 

@@ -20,6 +20,17 @@ def database() -> store.Database | None:
         return None
 
 
+@st.cache_resource(show_spinner=False)
+def _job_manager(path: str):
+    from core.jobs import JobManager  # one queue and worker set per process, shared by all sessions
+
+    return JobManager(_database(path))
+
+
+def job_manager():
+    return _job_manager(str(settings.paths().db))
+
+
 def profile() -> str:
     """The student's profile name as typed in the sidebar, trimmed; '' when none is chosen."""
     return (st.session_state.get("profile") or "").strip()

@@ -91,6 +91,32 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (story_id, reviewer)
     );
     """,
+    # 3: generation jobs. The queue lives in the database so a closed tab, a lost phone
+    # connection or an app restart never loses a request or its story.
+    """
+    CREATE SEQUENCE job_ids START 1;
+    CREATE TABLE jobs (
+        id BIGINT PRIMARY KEY DEFAULT nextval('job_ids'),
+        created TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        profile VARCHAR NOT NULL DEFAULT '',
+        kind VARCHAR NOT NULL DEFAULT 'story',   -- story | batch
+        status VARCHAR NOT NULL DEFAULT 'queued', -- queued | running | done | failed | cancelled
+        model_name VARCHAR NOT NULL,
+        backend VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        prompt_format VARCHAR NOT NULL DEFAULT '',
+        request VARCHAR NOT NULL,                -- GenerationRequest(s) as JSON
+        keep_all BOOLEAN NOT NULL DEFAULT false,
+        total INTEGER NOT NULL DEFAULT 1,
+        done_count INTEGER NOT NULL DEFAULT 0,
+        started TIMESTAMP,
+        finished TIMESTAMP,
+        error VARCHAR NOT NULL DEFAULT '',
+        warning VARCHAR NOT NULL DEFAULT '',
+        story_ids BIGINT[] NOT NULL DEFAULT [],
+        candidates VARCHAR NOT NULL DEFAULT '[]'  -- per-candidate scores as JSON
+    );
+    """,
 ]
 
 
