@@ -15,13 +15,15 @@ _REVIEW_ORDERS = _ORDERS | {"rating": "rating DESC NULLS LAST, s.id DESC", "cove
 def save_review(db: Database, story_id: int, reviewer: str, rating: int, tags: Sequence[str] = (),
                 comment: str = "") -> None:
     """One review per story and reviewer; saving again replaces it."""
-    if not 1 <= int(rating) <= 5:
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise StoreError("A rating is a whole number from 1 to 5.")
-    if not db.scalar("SELECT count(*) FROM stories WHERE id = ? AND deleted_at IS NULL", [story_id]):
-        raise StoreError(f"Story {story_id} does not exist or was deleted.")
     clean_tags = sorted({t.strip() for t in tags if t and t.strip()})
-    db.execute("INSERT OR REPLACE INTO reviews (story_id, reviewer, rating, tags, comment, updated) "
-               "VALUES (?, ?, ?, ?, ?, current_timestamp)", [story_id, reviewer, int(rating), clean_tags, comment])
+    with db.transaction() as con:  # the existence check and the write see the same state
+        if not con.execute("SELECT count(*) FROM stories WHERE id = ? AND deleted_at IS NULL",
+                           [story_id]).fetchone()[0]:
+            raise StoreError(f"Story {story_id} does not exist or was deleted.")
+        con.execute("INSERT OR REPLACE INTO reviews (story_id, reviewer, rating, tags, comment, updated) "
+                    "VALUES (?, ?, ?, ?, ?, current_timestamp)", [story_id, reviewer, rating, clean_tags, comment])
 
 
 def reviews_for(db: Database, story_id: int) -> list[dict]:

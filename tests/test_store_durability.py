@@ -1,0 +1,90 @@
+"""A write that returns is durable; one interrupted leaves nothing behind. A real child
+process saves stories in a loop and is killed with SIGKILL while still writing; the file is
+then opened again and checked: every id the child printed is there, no story is half-written
+and no word row has lost its story."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core import store
+from core.analysis import analyze
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Precomputes a few analyses, then saves forever (until killed; a cap stops an orphan),
+# printing each id only after save_story has returned.
+CHILD = r"""
+import sys, time
+from core import store
+from core.analysis import analyze
+
+texts = ["先生は学生に発言を促した。彼はまた参加を促す。", "彼は状況を把握するのに時間がかかった。",
+         "私は毎日学校に行きます。", "母は子供に早く寝るよう促した。" * 20]
+analyses = [analyze(t) for t in texts]
+db = store.Database(sys.argv[1])
+if sys.argv[2] != "default":
+    db.execute(f"SET checkpoint_threshold = '{sys.argv[2]}'")
+print("ready", flush=True)
+deadline, i = time.monotonic() + 60, 0
+while time.monotonic() < deadline:
+    story_id = store.save_story(db, analyses[i % len(analyses)], store.Story(profile="child", title=f"s{i}"))
+    print(story_id, flush=True)
+    i += 1
+"""
+
+
+def _child(path: Path, checkpoint: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(path), checkpoint], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=ROOT)
+
+
+@pytest.mark.parametrize("checkpoint", ["default", "1KB"])  # 1KB: a checkpoint after nearly every commit
+@pytest.mark.parametrize("kill_after, pause", [(30, 0.0), (61, 0.0013), (97, 0.0071)])
+def test_killed_writer_leaves_every_returned_story_whole(tmp_path, kill_after, pause, checkpoint):
+    path = tmp_path / "killed.duckdb"
+    child = _child(path, checkpoint)
+    printed: list[int] = []
+    try:
+        first = child.stdout.readline()
+        assert first.strip() == b"ready", child.stderr.read().decode(errors="replace")
+        while len(printed) < kill_after:
+            line = child.stdout.readline()
+            assert line.endswith(b"\n"), f"child stopped early: {child.stderr.read().decode(errors='replace')}"
+            printed.append(int(line))
+        time.sleep(pause)  # shifts the kill to a different moment of the next save
+        assert child.poll() is None, "the child must still be writing when it is killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        rest = child.stdout.read()  # ids printed before the kill but not yet read
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    printed += [int(line) for line in rest.split(b"\n")[:-1]]  # the last piece is "" or a cut line
+    assert len(printed) >= kill_after
+
+    db = store.Database(path)
+    try:
+        rows = {sid: (word_rows, actual) for sid, word_rows, actual in db.execute(
+            "SELECT s.id, s.word_rows, count(w.story_id) FROM stories s "
+            "LEFT JOIN story_words w ON w.story_id = s.id GROUP BY s.id, s.word_rows")}
+        assert set(printed) <= set(rows)
+        assert len(rows) <= len(printed) + 1  # at most the save that was cut after its commit
+        assert {sid: r for sid, r in rows.items() if r[0] != r[1] or r[0] == 0} == {}
+        assert db.scalar("SELECT count(*) FROM story_words WHERE story_id NOT IN (SELECT id FROM stories)") == 0
+        assert store.count_stories(db) == len(rows)
+        # and the file is still writable after recovery
+        new_id = store.save_story(db, analyze("彼は状況を把握した。"), store.Story(profile="after"))
+        assert new_id > max(rows)
+    finally:
+        db.close()
+
