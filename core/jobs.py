@@ -24,7 +24,8 @@ from core.generation.pipeline import Cancelled, Candidate, produce, produce_batc
 
 def request_to_json(request: GenerationRequest) -> dict:
     d = dataclasses.asdict(request)
-    d.pop("extra", None)
+    if not d.get("extra"):
+        d.pop("extra", None)  # e.g. {"min_new_tokens": 64} from a benchmark; usually empty
     return d
 
 
