@@ -47,6 +47,7 @@ class Live:
     cancel: threading.Event = field(default_factory=threading.Event)
     started: float = 0.0
     first_token: float | None = None  # seconds from start to the first streamed piece
+    finished: float | None = None  # perf_counter when the story was stored (or the job ended)
 
     def add(self, candidate: int, piece: str) -> None:
         while len(self.pieces) <= candidate:
@@ -101,6 +102,7 @@ def run_job(db: store.Database, job: dict, backend: Backend, warning: str = "", 
         store.mark_finished(db, job["id"], "failed", error=f"Internal error: {type(exc).__name__}: {exc}"[:300])
     else:
         store.mark_finished(db, job["id"], "done", warning=warning, story_ids=ids, candidates=summaries)
+    live.finished = time.perf_counter()
     return store.get_job(db, job["id"])
 
 

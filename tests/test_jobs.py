@@ -152,3 +152,56 @@ def test_bad_request_is_one_sentence():
 @pytest.mark.parametrize("text, rate", [("a文です。b文です。", 0.0), ("同じ文です。同じ文です。違う文です。違う文です。", 0.5)])
 def test_repeated_sentence_rate(text, rate):
     assert repeated_sentence_rate(text) == pytest.approx(rate)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from training.tiny import build_tiny
+
+    return build_tiny(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def test_local_model_job_runs_through_the_real_loading_path(db, tiny_model):
+    spec = registry.find(str(tiny_model), "hf")
+    request = GenerationRequest(targets=("把握",), seed=4, max_new_tokens=24, n=2)
+    job = wait(db, JobManager(db).submit(spec, request, profile="hana"))
+    assert job["status"] == "done", job["error"]
+    assert len(job["candidates"]) == 2 and not job["warning"]
+    story = store.get_story(db, job["story_ids"][0])
+    assert story["backend"] == "hf" and story["model"] == str(tiny_model)
+    assert story["params"]["max_new_tokens"] == 24 and story["params"]["seed"] in (4, 5)
+
+
+def test_unloadable_local_model_falls_back_to_example_passage_with_one_line(db, tmp_path):
+    spec = registry.find(str(tmp_path / "no-such-model"), "hf")
+    job = wait(db, JobManager(db).submit(spec, GenerationRequest(targets=("把握",), seed=1)))
+    assert job["status"] == "done"
+    assert "Wrote an example passage instead." in job["warning"] and "\n" not in job["warning"]
+    assert store.get_story(db, job["story_ids"][0])["backend"] == "examples"
+
+
+def test_cli_generate_json_saves_the_story():
+    import json
+
+    from tests.test_cli import cli
+    r = cli("generate", "--backend", "examples", "--words", "把握,促す", "--seed", "2", "--n", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {"id", "title", "text", "backend", "model", "score", "targets_used", "targets_missed"}
+    assert out["targets_used"] == ["把握", "促す"] and out["backend"] == "examples" and out["id"] == 1
+    r = cli("generate", "--backend", "examples", "--temperature", "9", "--words", "把握")
+    assert r.returncode == 2 and "Temperature must be" in r.stderr.decode()
+
+
+def test_default_model_is_example_passage_offline_and_train002_once_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert registry.default_model() == registry.EXAMPLES
+    assert registry.available()[0] == registry.EXAMPLES
+    repo = tmp_path / "hub" / "models--BBusagi--sft-nonestory-train002"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "config.json").write_text("{}")
+    assert registry.default_model().model == "BBusagi/sft-nonestory-train002"
+    monkeypatch.setenv("NONESTORY_DEFAULT_MODEL", "example-passage")
+    assert registry.default_model() == registry.EXAMPLES

@@ -6,6 +6,7 @@ is the default on a fresh machine with no model and no API.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,12 +74,27 @@ def available() -> list[ModelSpec]:
 
 
 def default_model(models: list[ModelSpec] | None = None) -> ModelSpec:
-    """NONESTORY_DEFAULT_MODEL (a name or model id) when set and known, else the example passage."""
+    """NONESTORY_DEFAULT_MODEL (a name or model id) when set and known; else the published
+    train002 when it is in the local hub cache; else (a fresh offline machine) the example
+    passage. Picking train002 uncached still works online, and offline falls back in one line."""
     wanted = settings.get("NONESTORY_DEFAULT_MODEL")
     for m in models or [EXAMPLES, *_api_model(), *_local_models(), *PUBLISHED]:
         if wanted and wanted in (m.name, m.model):
             return m
-    return EXAMPLES
+    return PUBLISHED[0] if _in_hub_cache(PUBLISHED[0].model) else EXAMPLES
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether a hub model's files are already downloaded (no network involved)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    # Read the cache location now, not at import, so a changed HF_HUB_CACHE/HF_HOME counts.
+    cache = os.environ.get("HF_HUB_CACHE") or (os.path.join(os.environ["HF_HOME"], "hub")
+                                               if os.environ.get("HF_HOME") else None)
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache)
+    return isinstance(found, str)
 
 
 def find(name_or_model: str, backend: str | None = None) -> ModelSpec:
