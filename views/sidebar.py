@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import store
+
 from core.auth import WRONG, Role, accounts, authenticate, role_allows
 
 _FAILED = "_signin_failed"  # set by the sign-in callback, shown (once) by the form
@@ -67,10 +69,31 @@ def _signin_form() -> None:
             st.error(WRONG)  # the same words for an unknown name, so names cannot be probed
 
 
+def _known_profiles() -> list[str]:
+    from views.common import database  # the database is only needed for the picker
+
+    db = database()
+    try:
+        return [p for p in store.profiles(db) if p] if db is not None else []
+    except store.StoreError:
+        return []
+
+
+def _pick_profile() -> None:
+    """Copy a picked name into the text field (a widget's value can only change before it is drawn)."""
+    picked = st.session_state.get("profile_pick")
+    if picked:
+        st.session_state["profile"] = picked
+
+
 def sidebar() -> Role:
     """Draws the sidebar (call inside `with st.sidebar:`) and returns the current role."""
     st.text_input("Profile name", key="profile", placeholder="e.g. hana",
                   help="Students pick any name; your stories and words are kept under it.")
+    known = _known_profiles()
+    if known:
+        st.selectbox("…or pick a profile", known, index=None, key="profile_pick", on_change=_pick_profile,
+                     placeholder="Profiles with stories")
     role = current_role()
     if role is Role.STUDENT:
         _signin_form()
