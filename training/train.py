@@ -1,0 +1,297 @@
+"""Supervised fine-tuning of a causal LM on prompt/completion records, in a run directory.
+
+    python -m training.train --model DIR --data DIR --out RUN_DIR --max-steps 10
+    python -m training.train --config run.yaml [--learning-rate 1e-4 ...]   # flags win
+    accelerate launch -m training.train --config run.yaml                  # many GPUs
+
+The run directory follows `training.runs`. Starting a run whose directory already holds
+checkpoints resumes from the newest intact one. SIGTERM or a file named STOP in the run
+directory saves a checkpoint and exits 0 with state `stopped`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training import runs
+from training.checkpoints import verify
+from training.data import IGNORE, CompletionCollator, pack_dataset, tokenize_records
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    model: str = _f("", "model folder or hub id to start from (e.g. the output of training.tiny)")
+    data: str = _f("", "dataset folder written by training.prepare (DIR or DIR/dataset)")
+    out: str = _f("", "run directory: config, status, metrics, checkpoints")
+    max_steps: int = _f(-1, "optimizer steps to train; -1 trains for `epochs` instead")
+    epochs: float = _f(1.0, "passes over the training split when max_steps is -1")
+    batch_size: int = _f(8, "examples per device per step")
+    learning_rate: float = _f(5e-5, "peak learning rate (linear decay after warm-up)")
+    warmup_steps: int = _f(0, "steps of linear learning-rate warm-up")
+    max_length: int = _f(512, "tokens per example (prompt + completion + end-of-text), cut beyond")
+    pack: bool = _f(False, "concatenate examples up to max_length (prompt masking kept per example)")
+    precision: str = _f("auto", "auto (bf16 on GPUs that have it, else fp32), fp32, bf16 or fp16")
+    save_steps: int = _f(100, "save a checkpoint every this many steps (and at the end)")
+    save_total_limit: int = _f(0, "keep at most this many checkpoints; 0 keeps all")
+    eval_steps: int = _f(100, "evaluate on the validation split every this many steps; 0 never")
+    logging_steps: int = _f(10, "write a metrics.jsonl line every this many steps")
+    seed: int = _f(42, "seed for data order and initialisation of anything new")
+    lora: bool = _f(False, "train LoRA adapters through peft instead of all weights")
+    gradient_checkpointing: bool = _f(False, "recompute activations to save GPU memory")
+    session_minutes: float = _f(90.0, "length of a training session, for the time estimate")
+
+    def __post_init__(self):
+        for name in ("model", "data", "out"):
+            if not getattr(self, name):
+                raise ValueError(f"--{name} is required (give it as a flag or in --config).")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError("max_steps must be positive, or -1 to train for `epochs`.")
+        if self.max_steps == -1 and self.epochs <= 0:
+            raise ValueError("epochs must be positive when max_steps is -1.")
+        for name in ("batch_size", "max_length", "save_steps", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1.")
+        if self.eval_steps < 0 or self.save_total_limit < 0 or self.warmup_steps < 0:
+            raise ValueError("eval_steps, save_total_limit and warmup_steps cannot be negative.")
+        if self.learning_rate <= 0:
+            raise ValueError("learning_rate must be positive.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
+        if self.session_minutes <= 0:
+            raise ValueError("session_minutes must be positive.")
+
+
+def _read_config_file(path: Path) -> dict:
+    text = Path(path).read_text(encoding="utf-8")
+    if Path(path).suffix in (".yaml", ".yml"):
+        import yaml
+        data = yaml.safe_load(text) or {}
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a mapping of config keys to values.")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{path} has unknown keys {sorted(unknown)}; known keys: {sorted(known)}.")
+    return data
+
+
+def parse_config(argv: list[str] | None = None) -> TrainConfig:
+    """--config FILE (YAML or JSON) first, then every flag given on the command line on top."""
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="run.yaml or run.json with any of the keys below")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f.metadata["help"])
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(flag, type=kind, default=None,
+                                help=f"{f.metadata['help']} (default {f.default!r})")
+    args = vars(parser.parse_args(argv))
+    values = _read_config_file(args.pop("config")) if args.get("config") else {}
+    values.update({k: v for k, v in args.items() if v is not None})
+    try:
+        return TrainConfig(**values)
+    except (ValueError, TypeError) as e:
+        parser.error(str(e))
+
+
+class RunCallback:
+    """Keeps metrics.jsonl and status.json current; stops on SIGTERM or a STOP file."""
+
+    def __init__(self, run_dir: Path, trainer_ref: list):
+        self.run_dir = Path(run_dir)
+        self.trainer_ref = trainer_ref  # filled once the Trainer exists
+        self.stop_requested = False
+        self.stopped = False
+        self.start = time.time()
+        self.first_step = None
+        self.last_log = (self.start, 0)  # (time, loss tokens) at the previous log line
+
+    def request_stop(self, *_):
+        self.stop_requested = True
+
+    def _seconds_per_step(self, state) -> float | None:
+        done = state.global_step - (self.first_step or 0)
+        return (time.time() - self.start) / done if done > 0 else None
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.first_step = state.global_step
+        self.start = time.time()  # measure steps, not model loading
+        self.last_log = (self.start, 0)
+        if state.is_world_process_zero:
+            runs.write_status(self.run_dir, state="running", step=state.global_step,
+                              total_steps=state.max_steps)
+
+    def on_step_end(self, args, state, control, **kw):
+        stop_file = self.run_dir / runs.STOP
+        if self.stop_requested or stop_file.exists():
+            self.stopped = True
+            control.should_save = True
+            control.should_training_stop = True
+            stop_file.unlink(missing_ok=True)  # consumed: the resumed run must not stop at once
+        if state.is_world_process_zero:
+            runs.write_status(self.run_dir, step=state.global_step, total_steps=state.max_steps,
+                              seconds_per_step=self._seconds_per_step(state))
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if not state.is_world_process_zero or not logs:
+            return
+        now = time.time()
+        record = {"step": state.global_step, "epoch": state.epoch, "elapsed": round(now - self.start, 3)}
+        if "eval_loss" in logs:
+            record["eval_loss"] = logs["eval_loss"]
+        elif "loss" in logs:
+            tokens = self.trainer_ref[0].loss_tokens
+            then, before = self.last_log
+            self.last_log = (now, tokens)
+            record.update(loss=logs["loss"], learning_rate=logs.get("learning_rate"),
+                          grad_norm=logs.get("grad_norm"),
+                          tokens_per_second=round((tokens - before) / max(now - then, 1e-9), 2))
+        else:
+            return  # the end-of-training summary; status.json carries it
+        runs.append_metrics(self.run_dir, record)
+
+    def on_save(self, args, state, control, **kw):
+        if not state.is_world_process_zero:
+            return
+        path = self.run_dir / f"checkpoint-{state.global_step}"
+        problems = verify(path)
+        runs.write_status(self.run_dir, last_checkpoint=path.name,
+                          verify={"checkpoint": path.name, "ok": not problems, "problems": problems})
+
+
+def newest_intact_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint that verifies and holds the trainer state needed to resume."""
+    for path in reversed(runs.checkpoints(run_dir)):
+        if (path / "trainer_state.json").exists() and not verify(path):
+            return path
+        print(f"skipping checkpoint {path.name}: not intact", file=sys.stderr)
+    return None
+
+
+def load_splits(cfg: TrainConfig, tokenizer):
+    from datasets import load_from_disk
+    data = Path(cfg.data)
+    if (data / "dataset").is_dir():
+        data = data / "dataset"
+    splits = load_from_disk(str(data))
+    if "train" not in splits:
+        raise ValueError(f"{data} has no train split; build it with python -m training.prepare.")
+    train = tokenize_records(splits["train"], tokenizer, cfg.max_length)
+    val = splits.get("validation")
+    val = tokenize_records(val, tokenizer, cfg.max_length) if val is not None and len(val) else None
+    if cfg.pack:
+        train = pack_dataset(train, cfg.max_length)
+    return train, val
+
+
+def load_model(cfg: TrainConfig):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32)
+    if cfg.lora:
+        try:
+            import peft
+        except ImportError:
+            raise SystemExit("--lora needs the peft package: pip install peft") from None
+        model = peft.get_peft_model(model, peft.LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32))
+    return model, tokenizer
+
+
+def precision_flags(precision: str) -> dict:
+    import torch
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def build_trainer(cfg: TrainConfig, callback: RunCallback):
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    class CompletionTrainer(Trainer):
+        loss_tokens = 0  # loss-bearing tokens trained on, for tokens/second
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            self.loss_tokens += int((inputs["labels"] != IGNORE).sum())
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    model, tokenizer = load_model(cfg)
+    train, val = load_splits(cfg, tokenizer)
+    evaluate = val is not None and cfg.eval_steps > 0
+    args = TrainingArguments(
+        output_dir=cfg.out, max_steps=cfg.max_steps, num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps,
+        logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit or None,
+        eval_strategy="steps" if evaluate else "no", eval_steps=cfg.eval_steps or None,
+        seed=cfg.seed,
+        remove_unused_columns=False, report_to="none", disable_tqdm=True,
+        **precision_flags(cfg.precision),
+    )
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    flow = type("RunCallback", (TrainerCallback,), {})()  # a TrainerCallback that delegates
+    for hook in ("on_train_begin", "on_step_end", "on_log", "on_save"):
+        setattr(flow, hook, getattr(callback, hook))
+    trainer = CompletionTrainer(
+        model=model, args=args, train_dataset=train, eval_dataset=val if evaluate else None,
+        data_collator=CompletionCollator(tokenizer, cfg.max_length), processing_class=tokenizer,
+        callbacks=[flow],
+    )
+    callback.trainer_ref.append(trainer)
+    return trainer
+
+
+def run(cfg: TrainConfig) -> int:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / runs.CONFIG).write_text(json.dumps(dataclasses.asdict(cfg), indent=1), encoding="utf-8")
+    resume = newest_intact_checkpoint(out)
+    runs.write_status(out, state="starting", pid=os.getpid(), error=None, started=time.time())
+    callback = RunCallback(out, [])
+    signal.signal(signal.SIGTERM, callback.request_stop)
+    try:
+        trainer = build_trainer(cfg, callback)
+        if resume:
+            print(f"resuming from {resume}", flush=True)
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    except BaseException as e:
+        if isinstance(e, SystemExit) and not e.code:
+            raise
+        line = (str(e) if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}").splitlines()[0]
+        runs.write_status(out, state="failed", error=line)
+        raise
+    state = trainer.state
+    runs.write_status(out, state="stopped" if callback.stopped else "done", step=state.global_step)
+    print(f"{'stopped' if callback.stopped else 'done'} at step {state.global_step}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_config(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
