@@ -1,0 +1,329 @@
+"""Score every checkpoint of a run: validation loss and perplexity, and sample stories.
+
+    python -m training.evaluate --run RUN_DIR [--data DATASET_DIR] [--samples 4]
+        [--max-new-tokens 80] [--seed 0] [--checkpoint checkpoint-30] [--new-only]
+
+For each checkpoint (runs.checkpoints) that passes checkpoints.verify:
+  - validation loss: the mean loss per completion token over the validation split, masked
+    exactly as in training (data.CompletionCollator: prompt and padding carry no loss), and
+    perplexity = exp(min(loss, 50)) (inf only when the loss itself is not finite);
+  - sample stories for a fixed prompt set (fixed target words, genres and styles; seed + i),
+    generated through the app's TransformersBackend in the run's prompt format, each analysed:
+    N1 density, coverage of its targets, distinct-2 (unique character bigrams / bigrams),
+    repeated-sentence rate, length in characters, and whether it ended at a sentence end.
+A checkpoint that does not verify is skipped and recorded with `verified: false` and its problems.
+
+Results are merged into RUN_DIR/eval.json (other checkpoints' entries are kept):
+    {"checkpoints": {"checkpoint-30": {"step", "val_loss", "perplexity", "n1_density", "coverage",
+     "distinct_2", "repeated_rate", "mean_chars", "clean_ending_rate", "samples": [...],
+     "verified": true, ...}}, "data": DATASET_DIR, "updated": unix time}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from training import runs
+from training.checkpoints import verify
+
+EVAL = "eval.json"
+PPL_CAP = 50.0  # exp(50) ~ 5e21: finite; a random model's loss stays far below
+FORMAT_OF_DATA = {"v1": "v1", "v2": "v2", "words": "own"}  # prepare's --format -> prompt format
+
+# The fixed prompt set: same stories asked of every checkpoint, so checkpoints compare.
+PROMPTS = (
+    {"targets": ("曖昧", "宿命", "吟味", "憧憬", "葛藤"), "genres": ("学園", "恋愛"), "style": "文学風"},
+    {"targets": ("契機", "秩序", "偏見", "把握", "顕著"), "genres": ("異能力", "バトル"), "style": "評論風"},
+    {"targets": ("面影", "余韻", "儚い", "潔い", "眼差し"), "genres": ("恋愛", "乙女"), "style": "文学風"},
+    {"targets": ("慣習", "試練", "使命", "矛盾", "覚悟"), "genres": ("学園", "ハーレム"), "style": "論述風"},
+    {"targets": ("兆し", "沈黙", "衝動", "誇り", "軌跡"), "genres": ("バトル", "異能力"), "style": "論述風"},
+    {"targets": ("思惑", "郷愁", "気配", "緊迫感", "絆"), "genres": ("乙女", "学園"), "style": "評論風"},
+    {"targets": ("懸念", "妥協", "模索", "抱負", "戸惑い"), "genres": ("ハーレム", "恋愛"), "style": "文学風"},
+    {"targets": ("一環", "趣旨", "根底", "踏襲", "逸脱"), "genres": ("異能力", "学園"), "style": "論述風"},
+)
+SAMPLE_KEYS = ("n1_density", "coverage", "distinct_2", "repeated_rate", "chars", "clean_ending")
+
+
+class EvaluateError(Exception):
+    """Something the user can fix (no run, no checkpoints, no dataset), in one sentence."""
+
+
+# ---- small pieces ------------------------------------------------------------------------------
+
+def perplexity(loss: float | None) -> float | None:
+    """exp(loss) that cannot overflow: capped at exp(50); inf for a NaN/Inf loss."""
+    if loss is None:
+        return None
+    if not math.isfinite(loss):
+        return math.inf
+    return math.exp(min(loss, PPL_CAP))
+
+
+def distinct_2(text: str) -> float:
+    """Unique character bigrams / all character bigrams (whitespace removed); 0 for < 2 chars."""
+    chars = re.sub(r"\s", "", text)
+    grams = [chars[i:i + 2] for i in range(len(chars) - 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def ends_cleanly(text: str) -> bool:
+    """The text's last visible character is a sentence end (。！？!?」』)."""
+    from core.generation.prompts import SENTENCE_ENDS
+    text = text.rstrip()
+    return bool(text) and text[-1] in SENTENCE_ENDS
+
+
+def requests(samples: int, max_new_tokens: int, seed: int) -> list:
+    """The first `samples` prompts of the fixed set as GenerationRequests, seeded seed + i."""
+    from core.generation.base import GenerationRequest
+    if not 1 <= samples <= len(PROMPTS):
+        raise EvaluateError(f"samples must be between 1 and {len(PROMPTS)}.")
+    return [GenerationRequest(targets=p["targets"], genres=p["genres"], style=p["style"],
+                              max_new_tokens=max_new_tokens, seed=seed + i)
+            for i, p in enumerate(PROMPTS[:samples])]
+
+
+def score_sample(text: str, targets, all_targets) -> dict:
+    """The analysis of one generated story. `all_targets`: one shared target set for analyze
+    (its index is built once per set), coverage then counts only this story's own words."""
+    from core.analysis import analyze
+    from core.generation.pipeline import repeated_sentence_rate
+    from training.prepare import coverage
+    score = analyze(text, targets=all_targets).score
+    return {"n1_density": score.n1_density, "coverage": coverage(targets, score.targets_used),
+            "distinct_2": round(distinct_2(text), 4), "repeated_rate": round(repeated_sentence_rate(text), 4),
+            "chars": len(re.sub(r"\s", "", text)), "clean_ending": ends_cleanly(text)}
+
+
+def _mean(values) -> float | None:
+    values = [float(v) for v in values if v is not None]
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def aggregate(samples: list[dict]) -> dict:
+    return {"n1_density": _mean(s["n1_density"] for s in samples),
+            "coverage": _mean(s["coverage"] for s in samples),
+            "distinct_2": _mean(s["distinct_2"] for s in samples),
+            "repeated_rate": _mean(s["repeated_rate"] for s in samples),
+            "mean_chars": _mean(s["chars"] for s in samples),
+            "clean_ending_rate": _mean(1.0 if s["clean_ending"] else 0.0 for s in samples)}
+
+
+# ---- run, data, format -----------------------------------------------------------------------
+
+def read_config(run_dir: Path) -> dict:
+    try:
+        config = json.loads((Path(run_dir) / runs.CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def dataset_dir(data: str | Path) -> Path:
+    """DIR or DIR/dataset, as training.train accepts it."""
+    data = Path(data)
+    return data / "dataset" if (data / "dataset").is_dir() else data
+
+
+def prompt_format(config: dict, data: str | Path | None) -> str:
+    """The run config's prompt_format, else the format prepare wrote the data in, else "own"."""
+    if config.get("prompt_format") in ("v1", "v2", "own"):
+        return config["prompt_format"]
+    if data is not None:
+        for folder in (Path(data), Path(data).parent):
+            try:
+                fmt = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("format")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if fmt in FORMAT_OF_DATA:
+                return FORMAT_OF_DATA[fmt]
+    return "own"
+
+
+def load_validation(data: str | Path | None):
+    """The validation split (a datasets.Dataset), or None when there is none."""
+    if data is None:
+        return None
+    from datasets import load_from_disk
+    folder = dataset_dir(data)
+    if not folder.is_dir():
+        raise EvaluateError(f"Dataset folder {folder} does not exist; pass --data or fix the run's config.")
+    splits = load_from_disk(str(folder))
+    val = splits.get("validation") if hasattr(splits, "get") else None
+    return val if val is not None and len(val) else None
+
+
+# ---- the measurements ------------------------------------------------------------------------
+
+def validation_loss(model, tokenizer, dataset, max_length: int, batch_size: int = 8) -> float | None:
+    """Mean loss per loss-bearing token over `dataset` (prompt/completion rows), masked as in
+    training; None when no row has a completion token."""
+    import torch
+    import torch.nn.functional as F
+    from training.data import IGNORE, CompletionCollator
+
+    collator = CompletionCollator(tokenizer, max_length)
+    device = next(model.parameters()).device
+    total, tokens = 0.0, 0
+    rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in dataset]
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = collator(rows[start:start + batch_size])
+            logits = model(input_ids=batch["input_ids"].to(device),
+                           attention_mask=batch["attention_mask"].to(device)).logits.float()
+            labels = batch["labels"].to(device)[:, 1:]
+            logits = logits[:, :-1]
+            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                           ignore_index=IGNORE, reduction="sum"))
+            tokens += int((labels != IGNORE).sum())
+    return total / tokens if tokens else None
+
+
+def generate_samples(path: Path, fmt: str, reqs: list, device: str | None) -> list[dict]:
+    """One story per request through the app's backend, raw (untrimmed) so the ending shows."""
+    from core.generation.hf import TransformersBackend
+    from core.generation.prompts import prompt_for
+    backend = TransformersBackend(str(path), prompt_format=fmt, device=device)
+    all_targets = tuple(sorted({t for r in reqs for t in r.targets}))
+    samples = []
+    for req in reqs:
+        text = "".join(backend.stream(req)).strip()
+        samples.append({"prompt": {"targets": list(req.targets), "genres": list(req.genres), "style": req.style,
+                                   "seed": req.seed, "text": prompt_for(fmt, req)},
+                        "text": text, **score_sample(text, req.targets, all_targets)})
+    return samples
+
+
+def evaluate_checkpoint(path: Path, validation, fmt: str, reqs: list, max_length: int, batch_size: int = 8,
+                        device: str | None = None) -> dict:
+    """eval.json's entry for one verified checkpoint."""
+    from core.generation import hf
+    device = device or hf.pick_device()
+    key = hf._cache_key(str(path), device)
+    cached_before = key in hf._CACHE
+    try:
+        loaded = hf.load_model(str(path), device)
+        context = loaded.context or max_length
+        loss = (validation_loss(loaded.model, loaded.tokenizer, validation, min(max_length, context), batch_size)
+                if validation is not None else None)
+        samples = generate_samples(path, fmt, reqs, device)
+    finally:
+        if not cached_before:  # a run has many checkpoints: do not keep them all in memory
+            with hf._CACHE_LOCK:
+                hf._CACHE.pop(key, None)
+    return {"step": runs.checkpoint_step(path), "verified": True, "problems": [],
+            "val_loss": None if loss is None else round(loss, 6), "perplexity": perplexity(loss),
+            **aggregate(samples), "prompt_format": fmt, "samples": samples, "evaluated": time.time()}
+
+
+# ---- eval.json -------------------------------------------------------------------------------
+
+def read_eval(run_dir: Path) -> dict:
+    """eval.json as a dict ({"checkpoints": {}} when missing or unreadable)."""
+    try:
+        data = json.loads((Path(run_dir) / EVAL).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if not isinstance(data.get("checkpoints"), dict):
+        data["checkpoints"] = {}
+    return data
+
+
+def _write_eval(run_dir: Path, data: dict) -> None:
+    runs._atomic_write(Path(run_dir) / EVAL, json.dumps(data, ensure_ascii=False, indent=1, allow_nan=True))
+
+
+def _progress_line(name: str, entry: dict) -> str:
+    if not entry.get("verified"):
+        return f"{name}: skipped, does not verify: {'; '.join(entry.get('problems') or [])}"
+    loss = entry["val_loss"]
+    head = f"{name}: val loss {loss:.4f} ppl {entry['perplexity']:.1f}" if loss is not None else f"{name}: no validation loss"
+
+    def f(v, spec):
+        return "-" if v is None else format(v, spec)
+    return (f"{head}  n1 density {f(entry['n1_density'], '.2f')}  coverage {f(entry['coverage'], '.2f')}  "
+            f"distinct-2 {f(entry['distinct_2'], '.3f')}  repeated {f(entry['repeated_rate'], '.3f')}  "
+            f"chars {f(entry['mean_chars'], '.0f')}  clean endings {f(entry['clean_ending_rate'], '.2f')}")
+
+
+def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None, samples: int = 4,
+                 max_new_tokens: int = 80, seed: int = 0, checkpoint: str | None = None,
+                 new_only: bool = False, device: str | None = None, prompt_format_: str | None = None,
+                 progress: Callable[[str], None] | None = print) -> dict:
+    """Evaluate the run's checkpoints (or only `checkpoint`), merge into eval.json, return it.
+    `new_only` skips checkpoints eval.json already holds as verified."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise EvaluateError(f"Run directory {run_dir} does not exist.")
+    config = read_config(run_dir)
+    data = data_dir if data_dir is not None else config.get("data") or None
+    paths = runs.checkpoints(run_dir)
+    if checkpoint is not None:
+        paths = [p for p in paths if p.name == checkpoint]
+        if not paths:
+            raise EvaluateError(f"{run_dir} has no checkpoint named {checkpoint}.")
+    if not paths:
+        raise EvaluateError(f"{run_dir} has no checkpoint-<step> folders yet.")
+    fmt = prompt_format_ or prompt_format(config, data)
+    reqs = requests(samples, max_new_tokens, seed)
+    validation = load_validation(data)
+    max_length = int(config.get("max_length") or 512)
+    batch_size = int(config.get("batch_size") or 8)
+    result = read_eval(run_dir)
+    for path in paths:
+        if new_only and result["checkpoints"].get(path.name, {}).get("verified"):
+            continue
+        problems = verify(path)
+        if problems:
+            entry = {"step": runs.checkpoint_step(path), "verified": False, "problems": problems,
+                     "evaluated": time.time()}
+        else:
+            entry = evaluate_checkpoint(path, validation, fmt, reqs, max_length, batch_size, device)
+        # Re-read before each write: another evaluation may have added a checkpoint meanwhile.
+        result = read_eval(run_dir)
+        result["checkpoints"][path.name] = entry
+        result["checkpoints"] = dict(sorted(result["checkpoints"].items(),
+                                            key=lambda kv: runs.checkpoint_step(Path(kv[0])) or 0))
+        result.update(data=None if data is None else str(data), updated=time.time())
+        _write_eval(run_dir, result)
+        if progress:
+            progress(_progress_line(path.name, entry))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    ap.add_argument("--run", required=True, type=Path, help="run directory (with checkpoint-<step> folders)")
+    ap.add_argument("--data", type=Path, help="dataset folder (default: the run's config.json data)")
+    ap.add_argument("--samples", type=int, default=4, help=f"sample stories per checkpoint (1-{len(PROMPTS)})")
+    ap.add_argument("--max-new-tokens", type=int, default=80, help="tokens per sample story")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the first sample (sample i uses seed + i)")
+    ap.add_argument("--checkpoint", help="evaluate only this checkpoint (e.g. checkpoint-30)")
+    ap.add_argument("--new-only", action="store_true", help="skip checkpoints eval.json already has")
+    ap.add_argument("--prompt-format", choices=("v1", "v2", "own"),
+                    help="prompt format (default: from the run's data, else own)")
+    ap.add_argument("--device", help="cuda, mps or cpu (default: the fastest present)")
+    args = ap.parse_args(argv)
+    from core.generation.base import GenerationError
+    try:
+        evaluate_run(args.run, args.data, samples=args.samples, max_new_tokens=args.max_new_tokens,
+                     seed=args.seed, checkpoint=args.checkpoint, new_only=args.new_only, device=args.device,
+                     prompt_format_=args.prompt_format, progress=lambda line: print(line, flush=True))
+    except (EvaluateError, GenerationError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.run / EVAL}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
