@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from core.tokens import Token
+from core.vocab import LEVELS
 
 SENTENCE_END = frozenset({"。", "？", "！", "．"})  # as jreadability splits sentences
-LEVELS = ("N5", "N4", "N3", "N2", "N1")
 
 # jReadability bands (Lee & Hasebe): lower scores are harder.
 # The published bands span 0.5-6.5; scores outside fold into the nearest band.

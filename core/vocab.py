@@ -89,13 +89,15 @@ class Index:
     pairs: set[tuple[str, str]] = field(default_factory=set)  # first two lemmas of each `multi` pattern
     # Per-process memos (never pickled): morpheme -> resolved match, entry ids -> Sense.
     memo: dict = field(default_factory=dict, repr=False)
+    # Single-key forms added since the last finish(): only their loose flags can change.
+    touched: set = field(default_factory=set, repr=False)
     senses: dict = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("memo", "senses")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("memo", "senses", "touched")}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, memo={}, senses={})
+        self.__dict__.update(state, memo={}, senses={}, touched=set())
 
     def sense(self, keys: list[Key]) -> Sense:
         ids = tuple(sorted({k.entry for k in keys}))
@@ -131,6 +133,7 @@ class Index:
             key = Key(entry.id, reading, affix, toks[0][3].pos1)
             for k in {toks[0][3].lemma, form}:
                 self.single.setdefault(k, []).append(key)
+                self.touched.add(k)
             self._index_reading(entry, form, key)
         elif toks:
             key = Key(entry.id, reading, affix, toks[0][3].pos1)
@@ -151,14 +154,17 @@ class Index:
         toks = tokenize(key.reading)
         if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0][3].lemma):
             self.single.setdefault(toks[0][3].lemma, []).append(replace(key, pos1=toks[0][3].pos1))
+            self.touched.add(toks[0][3].lemma)
 
     def finish(self) -> Index:
         """Mark loose keys; longest multi-token patterns first, so the first hit is the longest."""
         for pats in self.multi.values():
             pats.sort(key=lambda p: -len(p[0]))
-        for form, keys in self.single.items():
+        for form in self.touched:
+            keys = self.single[form]
             sole = len({k.entry for k in keys}) == 1
             self.single[form] = [replace(k, loose=sole and _loose_ok(form, k)) for k in keys]
+        self.touched.clear()
         return self
 
 
