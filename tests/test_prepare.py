@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from training.prepare import REASONS, halves, parse_story, prepare, read_word_lists
+from training.prepare import REASONS, PrepareError, halves, parse_story, prepare, read_word_lists
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path("/work/shared/corpus")
@@ -122,13 +122,32 @@ def test_prepare_counts_every_reason_and_rejects_every_line(batch, tmp_path):
     print(report.table())
 
 
+def train_rows(d) -> dict[str, dict]:
+    return {r["custom_id"]: r for r in map(json.loads, (d / "train.jsonl").read_text("utf-8").splitlines())}
+
+
 def test_target_words_come_from_the_input_line(batch, tmp_path):
     out, inp = batch
     assert read_word_lists(inp)["s3"] == tuple(WORDS["s3"])
-    prepare(out, tmp_path / "d", inp, format="words", val=0, test=0)
-    rows = {r["custom_id"]: r for r in map(json.loads, (tmp_path / "d" / "train.jsonl").read_text("utf-8").splitlines())}
-    assert "【使用語彙】：曖昧、宿命、吟味、語3、ロマンチック／ロマンティック" in rows["s3"]["prompt"]
+    prepare(out, tmp_path / "d", inp, format="words", val=0, test=0, prompt_words="all")
+    rows = train_rows(tmp_path / "d")
+    assert "【使用語彙】：曖昧、宿命、吟味、語3、ロマンチック／ロマンティック\n" in rows["s3"]["prompt"]
     assert rows["s3"]["coverage"] == pytest.approx(3 / 5)  # 曖昧, 宿命, 吟味 used
+
+
+def test_words_prompt_lists_only_the_words_the_story_uses_by_default(batch, tmp_path):
+    out, inp = batch
+    prepare(out, tmp_path / "d", inp, format="words", val=0, test=0)
+    rows = train_rows(tmp_path / "d")
+    assert "【使用語彙】：曖昧、宿命、吟味\n" in rows["s3"]["prompt"]  # 語3 and ロマンチック never appear
+    assert rows["s3"]["coverage"] == pytest.approx(3 / 5)  # coverage still counts against all five
+    assert json.loads((tmp_path / "d" / "report.json").read_text("utf-8"))["args"]["prompt_words"] == "used"
+
+
+def test_prompt_words_unknown_is_one_error(batch, tmp_path):
+    out, inp = batch
+    with pytest.raises(PrepareError, match="Prompt words must be one of used, all"):
+        prepare(out, tmp_path / "d", inp, format="words", prompt_words="some")
 
 
 def test_record_formats(batch, tmp_path):

@@ -1,7 +1,7 @@
 """Batch output -> filtered prompt/completion dataset, split by story.
 
     python -m training.prepare --batch-output OUT.jsonl [--batch-input IN.jsonl]
-        [--format v1|v2|words] --out DIR [--seed 0] [--min-chars 600] [--max-chars 2600]
+        [--format v1|v2|words] [--prompt-words used|all] --out DIR [--seed 0] [--min-chars 600] [--max-chars 2600]
         [--min-density 5.0] [--max-repeat 0.2] [--val 0.05] [--test 0.05]
 
 Reads OpenAI Batch output lines (or the simpler {"custom_id", "text"} lines), parses both answer
@@ -47,6 +47,7 @@ from core.generation.prompts import (own_format, parse_answer, published_v1, pub
                                      published_v2_second, style_of)
 
 FORMATS = ("v1", "v2", "words")
+PROMPT_WORDS = ("used", "all")  # which target words the words format puts in the prompt
 REASONS = ("malformed_json", "wrong_format", "failed_request", "unparseable", "bad_header", "too_short",
            "too_long", "low_density", "repetitive", "near_duplicate")
 SPLITS = ("train", "validation", "test")
@@ -69,6 +70,7 @@ class Story:
     body: str = ""
     halves: tuple[str, str, str] | None = None  # (first, summary, second) of a second-run answer
     targets: tuple[str, ...] = ()
+    used: tuple[str, ...] = ()  # the targets the story really uses, in the request's order
     n1_density: float = 0.0
     coverage: float | None = None
     chars: int = 0
@@ -202,10 +204,15 @@ def analysis_targets(targets: Sequence[str]) -> list[str]:
     return [alt.strip("〜～ ") for t in targets for alt in re.split(r"[／/]", t) if alt.strip("〜～ ")]
 
 
+def used_targets(targets: Sequence[str], used: Sequence[str]) -> tuple[str, ...]:
+    """The target words (as the request wrote them) of which the story uses any spelling."""
+    used = set(used)
+    return tuple(t for t in targets if any(a in used for a in analysis_targets([t])))
+
+
 def coverage(targets: Sequence[str], used: Sequence[str]) -> float | None:
     """Share of target words (any of its spellings) that the story uses."""
-    used = set(used)
-    return sum(any(a in used for a in analysis_targets([t])) for t in targets) / len(targets) if targets else None
+    return len(used_targets(targets, used)) / len(targets) if targets else None
 
 
 class Dedup:
@@ -256,6 +263,7 @@ def judge(story: Story, text: str, args: argparse.Namespace, dedup: Dedup, all_t
         return "too_long"
     score = analyze(story.body, targets=all_targets).score
     story.n1_density, story.coverage = score.n1_density, coverage(story.targets, score.targets_used)
+    story.used = used_targets(story.targets, score.targets_used)
     if story.n1_density < args.min_density:
         return "low_density"
     if repeated_sentence_rate(story.body) > args.max_repeat:
@@ -265,9 +273,13 @@ def judge(story: Story, text: str, args: argparse.Namespace, dedup: Dedup, all_t
 
 # ---- records, split, save -------------------------------------------------------------------
 
-def records(story: Story, fmt: str) -> list[dict]:
-    """The prompt/completion records of one story in format v1, v2 (two) or words."""
-    request = GenerationRequest(targets=story.targets, genres=story.genres, style=story.style)
+def records(story: Story, fmt: str, prompt_words: str = "used") -> list[dict]:
+    """The prompt/completion records of one story in format v1, v2 (two) or words. The words
+    format lists the target words the story really uses (`prompt_words="used"`) or every word
+    the request asked for ("all"): GPT used about half of its ~100 words, and a prompt naming
+    words the completion never uses teaches the model that listed words are optional."""
+    targets = story.used if fmt == "words" and prompt_words == "used" else story.targets
+    request = GenerationRequest(targets=targets, genres=story.genres, style=story.style)
     common = {"custom_id": story.custom_id, "title": story.title, "n1_density": story.n1_density,
               "coverage": story.coverage, "chars": story.chars}
     if fmt == "v2":
@@ -308,11 +320,13 @@ def _mean(values: list) -> float | None:
 
 def prepare(batch_output: str | Path, out: str | Path, batch_input: str | Path | None = None, format: str = "v1",
             seed: int = 0, min_chars: int = 600, max_chars: int = 2600, min_density: float = 5.0,
-            max_repeat: float = 0.2, val: float = 0.05, test: float = 0.05) -> Report:
+            max_repeat: float = 0.2, val: float = 0.05, test: float = 0.05, prompt_words: str = "used") -> Report:
     """Read, filter, split and save; see the module docstring for the rules."""
     args = argparse.Namespace(**{k: v for k, v in locals().items()})
     if format not in FORMATS:
         raise PrepareError(f"Format must be one of {', '.join(FORMATS)}, not {format!r}.")
+    if prompt_words not in PROMPT_WORDS:
+        raise PrepareError(f"Prompt words must be one of {', '.join(PROMPT_WORDS)}, not {prompt_words!r}.")
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise PrepareError("Validation and test fractions must be at least 0 and add up to less than 1.")
     for path in (batch_output, batch_input):
@@ -340,7 +354,7 @@ def prepare(batch_output: str | Path, out: str | Path, batch_input: str | Path |
     if not kept:
         raise PrepareError(f"No story of {batch_output} passed the filters; see {out / 'rejects.jsonl'}.")
     by_split = split(kept, seed, val, test)
-    save(out, {name: [r for s in by_split[name] for r in records(s, format)] for name in SPLITS})
+    save(out, {name: [r for s in by_split[name] for r in records(s, format, prompt_words)] for name in SPLITS})
     report = Report(
         format=format, args={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         dropped={r: dropped[r] for r in REASONS}, kept=len(kept), lines=lines,
@@ -366,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--batch-output", required=True, help="Batch output JSONL (or {custom_id, text} lines)")
     ap.add_argument("--batch-input", help="the Batch input JSONL: target words per custom_id")
     ap.add_argument("--format", default="v1", choices=FORMATS, help="prompt format of the records")
+    ap.add_argument("--prompt-words", default="used", choices=PROMPT_WORDS,
+                    help="words format: list the target words the story uses (default) or all it was asked for")
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--seed", type=int, default=0, help="seed of the train/validation/test split")
     ap.add_argument("--min-chars", type=int, default=600, help="drop bodies shorter than this")
@@ -379,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasets.disable_progress_bars()  # the drop table is the output; bars would bury it
     try:
         report = prepare(a.batch_output, a.out, a.batch_input, a.format, a.seed, a.min_chars, a.max_chars,
-                         a.min_density, a.max_repeat, a.val, a.test)
+                         a.min_density, a.max_repeat, a.val, a.test, a.prompt_words)
     except (PrepareError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
