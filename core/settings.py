@@ -41,6 +41,7 @@ class Paths:
     cache: Path
     runs: Path
     models: Path
+    datasets: Path
 
 
 def paths() -> Paths:
@@ -53,4 +54,6 @@ def paths() -> Paths:
         cache=Path(get("NONESTORY_CACHE") or data / "cache"),
         runs=Path(get("NONESTORY_RUNS") or data / "runs"),
         models=Path(get("NONESTORY_MODELS") or data / "models"),
+        # Prepared training datasets (training.prepare output folders) the Training page lists.
+        datasets=Path(get("NONESTORY_DATASETS") or data / "datasets"),
     )

@@ -7,6 +7,9 @@
         log               stdout/stderr of the process (the admin page redirects it here)
         STOP              created by anyone who wants the run to save and stop
         checkpoint-<step> safetensors weights, tokenizer, optimizer/scheduler/RNG state
+        run.json          the admin page's request (TrainConfig keys): the trainer's --config
+        launch.json       how the page started it: argv, added env, pid (= process group), launched
+        nonestory_format.txt  the prompt format of the run's dataset, for the model registry
 
 The trainer writes; pages read. Readers tolerate a file that is missing or half-written,
 because the trainer may be writing it at the very moment a page polls.
@@ -25,10 +28,13 @@ STATUS = "status.json"
 METRICS = "metrics.jsonl"
 LOG = "log"
 STOP = "STOP"
+REQUEST = "run.json"
+LAUNCH = "launch.json"
+FORMAT = "nonestory_format.txt"
 RUN_FILES = (CONFIG, STATUS, METRICS, LOG)
 STATES = ("starting", "running", "stopped", "done", "failed")
 STATUS_FIELDS = ("state", "pid", "step", "total_steps", "last_checkpoint", "error", "started",
-                 "updated", "seconds_per_step", "verify")
+                 "updated", "seconds_per_step", "verify", "world_size")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -110,7 +116,7 @@ def list_runs(root: Path) -> list[dict]:
         return []
     runs = []
     for d in root.iterdir():
-        if not d.is_dir() or not any((d / f).exists() for f in (CONFIG, STATUS, METRICS)):
+        if not d.is_dir() or not any((d / f).exists() for f in (CONFIG, STATUS, METRICS, REQUEST, LAUNCH)):
             continue
         status = read_status(d)
         runs.append({"name": d.name, "path": d, "status": status,
@@ -130,3 +136,176 @@ def estimate(status: dict, session_minutes: float = 90) -> dict:
     seconds = remaining_steps * float(per_step)
     sessions = math.ceil(seconds / (session_minutes * 60)) if session_minutes > 0 else None
     return {"remaining_steps": remaining_steps, "remaining_seconds": seconds, "sessions": sessions}
+
+
+# ---- what the admin page and `python -m training.runs` show ---------------------------------
+
+ACTIVE = ("starting", "running")
+
+
+def read_launch(run_dir: Path) -> dict:
+    """launch.json as a dict; {} for a run started from the command line."""
+    try:
+        data = json.loads((Path(run_dir) / LAUNCH).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_launch(run_dir: Path, **fields) -> dict:
+    """Merge `fields` into launch.json (atomically); return the new record."""
+    record = {**read_launch(run_dir), **fields}
+    _atomic_write(Path(run_dir) / LAUNCH, json.dumps(record, ensure_ascii=False, indent=1))
+    return record
+
+
+def run_config(run_dir: Path) -> dict:
+    """The trainer's resolved config.json, else the page's run.json request, else {}."""
+    for name in (CONFIG, REQUEST):
+        try:
+            data = json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
+def log_tail(run_dir: Path, lines: int = 20) -> list[str]:
+    """The last `lines` non-empty lines of the run's log (only its end is read: logs grow)."""
+    try:
+        with open(Path(run_dir) / LOG, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - 64_000, 0))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-lines:]
+
+
+def effective_status(run_dir: Path) -> dict:
+    """status.json corrected by what is true now: a run whose process is gone cannot be running
+    (it was killed, crashed or the machine restarted), a freshly launched one is `starting`
+    before the trainer writes anything, and a failed one carries its last log lines."""
+    from training.launch import alive  # launch imports this module
+
+    run_dir = Path(run_dir)
+    status, launch = read_status(run_dir), read_launch(run_dir)
+    launched = launch.get("launched") or 0
+    fresh = (status.get("updated") or 0) >= launched  # written by the newest launch
+    running = alive(launch.get("pid"), "training") or alive(status.get("pid"), "training")
+    state = status.get("state")
+    if running:
+        state = state if state in ACTIVE and fresh else "starting"
+        if (run_dir / STOP).exists() or (launch.get("stop_requested") or 0) > launched:
+            state = "stopping"  # the trainer consumes STOP at once, then saves for a while
+    elif state in ACTIVE or (launched and not fresh):
+        state = "failed"
+        status["error"] = status.get("error") or "The training process ended without finishing (killed or crashed)."
+    elif not state:
+        state = "unknown"
+    result = {**status, "state": state, "alive": running}
+    if state == "failed":
+        result["log_tail"] = log_tail(run_dir)
+    return result
+
+
+def best_eval_loss(metrics: list[dict]) -> float | None:
+    values = [m["eval_loss"] for m in metrics if isinstance(m.get("eval_loss"), (int, float))]
+    return min(values) if values else None
+
+
+def summary(run_dir: Path, session_minutes: float | None = None) -> dict:
+    """One run as the runs list shows it; the estimate uses `session_minutes`, else the run's own."""
+    run_dir = Path(run_dir)
+    status, config, metrics = effective_status(run_dir), run_config(run_dir), read_metrics(run_dir)
+    minutes = session_minutes or config.get("session_minutes") or 90
+    started = status.get("started") or read_launch(run_dir).get("launched") or run_dir.stat().st_mtime
+    finished = status.get("updated") if status["state"] in ("done", "stopped", "failed") else None
+    losses = [m["loss"] for m in metrics if isinstance(m.get("loss"), (int, float))]
+    return {"name": run_dir.name, "path": str(run_dir), "state": status["state"],
+            "model": config.get("model", ""), "data": config.get("data", ""),
+            "step": status.get("step") or 0, "total_steps": status.get("total_steps"),
+            "last_loss": losses[-1] if losses else None, "best_eval_loss": best_eval_loss(metrics),
+            "started": started, "finished": finished, "checkpoints": len(checkpoints(run_dir)),
+            "error": status.get("error") if status["state"] == "failed" else None,
+            "session_minutes": minutes, **estimate(status, minutes)}
+
+
+def summaries(root: Path, session_minutes: float | None = None) -> list[dict]:
+    """Every run under `root`, newest start first."""
+    rows = [summary(r["path"], session_minutes) for r in list_runs(root)]
+    return sorted(rows, key=lambda r: r["started"], reverse=True)
+
+
+def human_seconds(seconds: float | None) -> str:
+    """'2 h 05 min', '7 min', '40 s'; '–' when unknown."""
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+
+
+def sessions_text(sessions: int | None, session_minutes: float) -> str:
+    if sessions is None:
+        return ""
+    return f"about {sessions} more session{'' if sessions == 1 else 's'} of {session_minutes:g} minutes"
+
+
+def _line(row: dict) -> str:
+    active = row["state"] in ACTIVE
+    best = f"{row['best_eval_loss']:.4f}" if row["best_eval_loss"] is not None else "–"
+    left = human_seconds(row["remaining_seconds"]) if active else "–"
+    sessions = sessions_text(row["sessions"], row["session_minutes"]) if active else ""
+    return (f"{row['name']:<32} {row['state']:<9} step {row['step']}/{row['total_steps'] or '?'}  "
+            f"left {left}  best eval {best}  {sessions}").rstrip()
+
+
+def _show(run_dir: Path, session_minutes: float | None) -> None:
+    row = summary(run_dir, session_minutes)
+    print(_line(row))
+    for key in ("model", "data", "checkpoints"):
+        print(f"  {key}: {row[key]}")
+    for key in ("started", "finished"):
+        if row[key]:
+            print(f"  {key}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row[key]))}")
+    if row["state"] == "failed":
+        print(f"  error: {row['error']}")
+        for line in log_tail(run_dir, 10):
+            print(f"  | {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from core import settings
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs", type=Path, default=None, help="runs folder (default: data/runs)")
+    common.add_argument("--session-minutes", type=float, default=None,
+                        help="session length for the estimate (default: each run's session_minutes)")
+    parser = argparse.ArgumentParser(prog="python -m training.runs", description="Training runs and their state.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", parents=[common], help="every run: state, step/total, time left, sessions")
+    sub.add_parser("show", parents=[common], help="one run in detail").add_argument("run", help="run name or folder")
+    args = parser.parse_args(argv)
+    if args.session_minutes is not None and args.session_minutes <= 0:
+        parser.error("--session-minutes must be positive")
+    root = args.runs or settings.paths().runs
+    if args.command == "list":
+        rows = summaries(root, args.session_minutes)
+        print("\n".join(_line(r) for r in rows) if rows else f"no runs in {root}")
+        return 0
+    run_dir = Path(args.run) if Path(args.run).is_dir() else root / args.run
+    if not run_dir.is_dir():
+        print(f"error: no run {args.run!r} (not a folder, nor a run in {root})", file=sys.stderr)
+        return 2
+    _show(run_dir, args.session_minutes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
