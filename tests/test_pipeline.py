@@ -90,3 +90,5 @@ def test_pipeline_tiny_model_to_verified_evaluated_checkpoints(tmp_path):
     assert all(e["verified"] and e["val_loss"] is not None for e in result.values())
     verified = cli("training.checkpoints", "verify", str(run / f"checkpoint-{STEPS}"))
     assert verified.returncode == 0, verified.stderr
+    # the words-format dataset's prompt format travels with every checkpoint, for the model list
+    assert all((p / runs.FORMAT).read_text(encoding="utf-8").strip() == "own" for p in runs.checkpoints(run))

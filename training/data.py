@@ -6,11 +6,32 @@ encoded with `add_special_tokens=False`, exactly as the generation backend feeds
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
 
 IGNORE = -100  # label the loss skips (torch's CrossEntropyLoss ignore_index)
+# training.prepare's record format -> the prompt format a model trained on those records needs
+PROMPT_FORMAT_OF = {"v1": "v1", "v2": "v2", "words": "own"}
+
+
+def read_report(data: str | Path) -> dict:
+    """The report.json training.prepare wrote for a dataset (DIR or DIR/dataset); {} if none."""
+    for folder in (Path(data), Path(data).parent):
+        try:
+            report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(report, dict):
+            return report
+    return {}
+
+
+def prompt_format_of(data: str | Path) -> str | None:
+    """The prompt format a model trained on this dataset expects, None when its report is missing."""
+    return PROMPT_FORMAT_OF.get(read_report(data).get("format"))
 
 
 def encode(tokenizer, prompt: str, completion: str, max_length: int) -> dict:

@@ -31,10 +31,10 @@ from typing import Callable
 
 from training import runs
 from training.checkpoints import verify
+from training.data import prompt_format_of
 
 EVAL = "eval.json"
 PPL_CAP = 50.0  # exp(50) ~ 5e21: finite; a random model's loss stays far below
-FORMAT_OF_DATA = {"v1": "v1", "v2": "v2", "words": "own"}  # prepare's --format -> prompt format
 
 # The fixed prompt set: same stories asked of every checkpoint, so checkpoints compare.
 PROMPTS = (
@@ -135,15 +135,7 @@ def prompt_format(config: dict, data: str | Path | None) -> str:
     """The run config's prompt_format, else the format prepare wrote the data in, else "own"."""
     if config.get("prompt_format") in ("v1", "v2", "own"):
         return config["prompt_format"]
-    if data is not None:
-        for folder in (Path(data), Path(data).parent):
-            try:
-                fmt = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("format")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if fmt in FORMAT_OF_DATA:
-                return FORMAT_OF_DATA[fmt]
-    return "own"
+    return (prompt_format_of(data) if data is not None else None) or "own"
 
 
 def load_validation(data: str | Path | None):

@@ -2,17 +2,20 @@
 
     python -m training.train --model DIR --data DIR --out RUN_DIR --max-steps 10
     python -m training.train --config run.yaml [--learning-rate 1e-4 ...]   # flags win
-    accelerate launch -m training.train --config run.yaml                  # many GPUs
+    torchrun --nproc_per_node 2 -m training.train --config run.yaml        # many processes
+    accelerate launch --config_file training/accelerate/ddp.yaml -m training.train --config run.yaml
 
 The run directory follows `training.runs`. Starting a run whose directory already holds
-checkpoints resumes from the newest intact one. SIGTERM or a file named STOP in the run
-directory saves a checkpoint and exits 0 with state `stopped`.
+checkpoints resumes from the newest intact one. SIGTERM (to any one process of a multi-process
+run, e.g. status.json's pid, which is rank 0's) or a file named STOP in the run directory
+saves a checkpoint and exits 0 with state `stopped`: all ranks agree to stop on the same step.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
 import os
 import signal
 import sys
@@ -20,9 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training import runs
+from training import distributed, lora, runs
 from training.checkpoints import verify
-from training.data import IGNORE, CompletionCollator, pack_dataset, tokenize_records
+from training.data import IGNORE, CompletionCollator, pack_dataset, prompt_format_of, tokenize_records
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -50,6 +53,11 @@ class TrainConfig:
     logging_steps: int = _f(10, "write a metrics.jsonl line every this many steps")
     seed: int = _f(42, "seed for data order and initialisation of anything new")
     lora: bool = _f(False, "train LoRA adapters through peft instead of all weights")
+    lora_r: int = _f(16, "LoRA rank: the inner size of each low-rank update")
+    lora_alpha: int = _f(32, "LoRA scale: updates are multiplied by lora_alpha / lora_r")
+    lora_dropout: float = _f(0.05, "dropout on the LoRA branch's input")
+    lora_targets: str = _f("", "comma-separated module names to adapt; empty: peft's default for the "
+                               "architecture (c_attn for GPT-2)")
     gradient_checkpointing: bool = _f(False, "recompute activations to save GPU memory")
     session_minutes: float = _f(90.0, "length of a training session, for the time estimate")
 
@@ -72,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
         if self.session_minutes <= 0:
             raise ValueError("session_minutes must be positive.")
+        if self.lora_r < 1 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1:
+            raise ValueError("lora_r must be at least 1, lora_alpha positive and lora_dropout in [0, 1).")
 
 
 def _read_config_file(path: Path) -> dict:
@@ -113,16 +123,19 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
 
 
 class RunCallback:
-    """Keeps metrics.jsonl and status.json current; stops on SIGTERM or a STOP file."""
+    """Keeps metrics.jsonl and status.json current, prints a progress line per logging step,
+    and stops on SIGTERM or a STOP file, with every rank of a multi-process run agreeing."""
 
-    def __init__(self, run_dir: Path, trainer_ref: list):
+    def __init__(self, run_dir: Path, trainer_ref: list, session_minutes: float = 90.0):
         self.run_dir = Path(run_dir)
         self.trainer_ref = trainer_ref  # filled once the Trainer exists
+        self.session_minutes = session_minutes
         self.stop_requested = False
         self.stopped = False
+        self.tokens = 0  # loss-bearing tokens trained on this session, all ranks together
         self.start = time.time()
         self.first_step = None
-        self.last_log = (self.start, 0)  # (time, loss tokens) at the previous log line
+        self.last_log = (self.start, 0)  # (time, tokens) at the previous log line
 
     def request_stop(self, *_):
         self.stop_requested = True
@@ -134,19 +147,25 @@ class RunCallback:
     def on_train_begin(self, args, state, control, **kw):
         self.first_step = state.global_step
         self.start = time.time()  # measure steps, not model loading
-        self.last_log = (self.start, 0)
+        self.last_log = (self.start, self.tokens)
         if state.is_world_process_zero:
             runs.write_status(self.run_dir, state="running", step=state.global_step,
                               total_steps=state.max_steps)
 
     def on_step_end(self, args, state, control, **kw):
+        # Every rank asks, then all take the same answer: a rank that stopped alone would
+        # leave the others waiting in the next gradient all-reduce for ever.
         stop_file = self.run_dir / runs.STOP
-        if self.stop_requested or stop_file.exists():
+        local_tokens = self.trainer_ref[0].loss_tokens if self.trainer_ref else 0
+        stop, self.tokens = distributed.agree(self.stop_requested or stop_file.exists(), local_tokens,
+                                              args.device)
+        if stop:
             self.stopped = True
             control.should_save = True
             control.should_training_stop = True
-            stop_file.unlink(missing_ok=True)  # consumed: the resumed run must not stop at once
         if state.is_world_process_zero:
+            if stop:
+                stop_file.unlink(missing_ok=True)  # consumed: the resumed run must not stop at once
             runs.write_status(self.run_dir, step=state.global_step, total_steps=state.max_steps,
                               seconds_per_step=self._seconds_per_step(state))
         return control
@@ -159,12 +178,13 @@ class RunCallback:
         if "eval_loss" in logs:
             record["eval_loss"] = logs["eval_loss"]
         elif "loss" in logs:
-            tokens = self.trainer_ref[0].loss_tokens
             then, before = self.last_log
-            self.last_log = (now, tokens)
+            self.last_log = (now, self.tokens)
             record.update(loss=logs["loss"], learning_rate=logs.get("learning_rate"),
                           grad_norm=logs.get("grad_norm"),
-                          tokens_per_second=round((tokens - before) / max(now - then, 1e-9), 2))
+                          tokens_per_second=round((self.tokens - before) / max(now - then, 1e-9), 2))
+            print(progress_line(record, state.max_steps, self._seconds_per_step(state), self.session_minutes),
+                  flush=True)
         else:
             return  # the end-of-training summary; status.json carries it
         runs.append_metrics(self.run_dir, record)
@@ -173,9 +193,45 @@ class RunCallback:
         if not state.is_world_process_zero:
             return
         path = self.run_dir / f"checkpoint-{state.global_step}"
+        complete_checkpoint(path, self.run_dir, self.trainer_ref[0].model if self.trainer_ref else None)
         problems = verify(path)
         runs.write_status(self.run_dir, last_checkpoint=path.name,
                           verify={"checkpoint": path.name, "ok": not problems, "problems": problems})
+
+
+def progress_line(record: dict, total: int, seconds_per_step: float | None, session_minutes: float) -> str:
+    """The log's line per logging step, e.g. `step 40/300 loss 3.2100 lr 4.20e-05 12.3 tok/s
+    1.90 s/step, about 9 min left = 1 more session of 90 min`."""
+    lr = record.get("learning_rate")
+    line = (f"step {record['step']}/{total} loss {record['loss']:.4f} lr {lr if lr is None else format(lr, '.2e')} "
+            f"{record['tokens_per_second']:.1f} tok/s")
+    est = runs.estimate({"step": record["step"], "total_steps": total, "seconds_per_step": seconds_per_step},
+                        session_minutes)
+    if est["remaining_seconds"] is None:
+        return line + ", time left not measured yet"
+    sessions = est["sessions"]
+    return (f"{line} {seconds_per_step:.2f} s/step, about {math.ceil(est['remaining_seconds'] / 60)} min left"
+            f" = {sessions} more session{'' if sessions == 1 else 's'} of {session_minutes:g} min")
+
+
+def complete_checkpoint(path: Path, run_dir: Path, model) -> None:
+    """What the Trainer does not save but readers of a checkpoint look for: the base model's
+    config.json next to a LoRA adapter (model lists find models by config.json), and the run's
+    prompt-format marker, which the model registry reads from the checkpoint folder."""
+    if lora.is_adapter(path) and not (path / "config.json").exists() and model is not None:
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base.config.save_pretrained(path)
+    marker = run_dir / runs.FORMAT
+    if marker.is_file() and not (path / runs.FORMAT).exists():
+        (path / runs.FORMAT).write_text(marker.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def record_prompt_format(run_dir: Path, data: str) -> None:
+    """A run started from the command line gets the format marker from its dataset's report, so
+    its checkpoints prompt the right way in the model list too (the admin page writes its own)."""
+    marker, fmt = run_dir / runs.FORMAT, prompt_format_of(data)
+    if fmt and not marker.exists():
+        marker.write_text(fmt + "\n", encoding="utf-8")
 
 
 def newest_intact_checkpoint(run_dir: Path) -> Path | None:
@@ -203,20 +259,39 @@ def load_splits(cfg: TrainConfig, tokenizer):
     return train, val
 
 
+def _model_source(model: str) -> str:
+    """A local folder as an absolute path: LoRA checkpoints record it as their base model and
+    must find it from any working directory."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.is_dir() else model
+
+
 def load_model(cfg: TrainConfig):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    source = _model_source(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    if cfg.gradient_checkpointing:
+        # Non-reentrant: works under DDP and needs no grad on a frozen (LoRA) input.
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if cfg.lora:
-        try:
-            import peft
-        except ImportError:
-            raise SystemExit("--lora needs the peft package: pip install peft") from None
-        model = peft.get_peft_model(model, peft.LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32))
+        model = lora.wrap(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets,
+                          cfg.gradient_checkpointing)
     return model, tokenizer
+
+
+def check_options(cfg: TrainConfig) -> None:
+    """Fail before loading anything when this machine cannot do what the config asks."""
+    import torch
+    if cfg.precision == "fp16" and not torch.cuda.is_available():
+        raise SystemExit("fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
+    if cfg.precision == "bf16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+        raise SystemExit("This GPU has no bf16; use fp16 or fp32.")
+    if cfg.lora:
+        lora.require_peft()
 
 
 def precision_flags(precision: str) -> dict:
@@ -226,20 +301,10 @@ def precision_flags(precision: str) -> dict:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
-def build_trainer(cfg: TrainConfig, callback: RunCallback):
-    from transformers import Trainer, TrainerCallback, TrainingArguments
-
-    class CompletionTrainer(Trainer):
-        loss_tokens = 0  # loss-bearing tokens trained on, for tokens/second
-
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            self.loss_tokens += int((inputs["labels"] != IGNORE).sum())
-            return super().training_step(model, inputs, num_items_in_batch)
-
-    model, tokenizer = load_model(cfg)
-    train, val = load_splits(cfg, tokenizer)
-    evaluate = val is not None and cfg.eval_steps > 0
-    args = TrainingArguments(
+def training_arguments(cfg: TrainConfig, evaluate: bool):
+    import torch
+    from transformers import TrainingArguments
+    return TrainingArguments(
         output_dir=cfg.out, max_steps=cfg.max_steps, num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps,
@@ -248,10 +313,28 @@ def build_trainer(cfg: TrainConfig, callback: RunCallback):
         eval_strategy="steps" if evaluate else "no", eval_steps=cfg.eval_steps or None,
         seed=cfg.seed,
         remove_unused_columns=False, report_to="none", disable_tqdm=True,
+        ddp_find_unused_parameters=False,  # a causal LM uses every weight it trains each step
+        # Without a GPU, say CPU outright: only then does accelerate join the processes of a
+        # torchrun launch into one gloo group (else each trains alone) and allow bf16 on CPU.
+        use_cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
         **precision_flags(cfg.precision),
     )
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+
+
+def build_trainer(cfg: TrainConfig, callback: RunCallback):
+    from transformers import Trainer, TrainerCallback
+
+    class CompletionTrainer(Trainer):
+        loss_tokens = 0  # loss-bearing tokens trained on by this rank, for tokens/second
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            self.loss_tokens += int((inputs["labels"] != IGNORE).sum())
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    model, tokenizer = load_model(cfg)
+    train, val = load_splits(cfg, tokenizer)
+    evaluate = val is not None and cfg.eval_steps > 0
+    args = training_arguments(cfg, evaluate)
     flow = type("RunCallback", (TrainerCallback,), {})()  # a TrainerCallback that delegates
     for hook in ("on_train_begin", "on_step_end", "on_log", "on_save"):
         setattr(flow, hook, getattr(callback, hook))
@@ -264,28 +347,38 @@ def build_trainer(cfg: TrainConfig, callback: RunCallback):
     return trainer
 
 
+def _fail(out: Path, e: BaseException) -> None:
+    line = (str(e) if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}").splitlines()[0]
+    runs.write_status(out, state="failed", error=line)
+
+
 def run(cfg: TrainConfig) -> int:
-    out = Path(cfg.out)
+    out, main = Path(cfg.out), distributed.is_main()
     out.mkdir(parents=True, exist_ok=True)
-    (out / runs.CONFIG).write_text(json.dumps(dataclasses.asdict(cfg), indent=1), encoding="utf-8")
-    resume = newest_intact_checkpoint(out)
-    runs.write_status(out, state="starting", pid=os.getpid(), error=None, started=time.time())
-    callback = RunCallback(out, [])
-    signal.signal(signal.SIGTERM, callback.request_stop)
+    if main:  # one writer; status.json's pid is rank 0's, which a SIGTERM stops the whole run through
+        (out / runs.CONFIG).write_text(json.dumps(dataclasses.asdict(cfg), indent=1), encoding="utf-8")
+        record_prompt_format(out, cfg.data)
+        runs.write_status(out, state="starting", pid=os.getpid(), world_size=distributed.world_size(),
+                          error=None, started=time.time())
+    callback = RunCallback(out, [], cfg.session_minutes)
     try:
+        check_options(cfg)
+        signal.signal(signal.SIGTERM, callback.request_stop)
         trainer = build_trainer(cfg, callback)
-        if resume:
+        # Rank 0 picks the checkpoint (verify loads a whole model) and every rank resumes from it.
+        resume = distributed.from_main(lambda: newest_intact_checkpoint(out))
+        if resume and main:
             print(f"resuming from {resume}", flush=True)
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     except BaseException as e:
         if isinstance(e, SystemExit) and not e.code:
             raise
-        line = (str(e) if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}").splitlines()[0]
-        runs.write_status(out, state="failed", error=line)
+        _fail(out, e)
         raise
-    state = trainer.state
-    runs.write_status(out, state="stopped" if callback.stopped else "done", step=state.global_step)
-    print(f"{'stopped' if callback.stopped else 'done'} at step {state.global_step}", flush=True)
+    ending = "stopped" if callback.stopped else "done"
+    if main:
+        runs.write_status(out, state=ending, step=trainer.state.global_step)
+        print(f"{ending} at step {trainer.state.global_step}", flush=True)
     return 0
 
 
