@@ -20,4 +20,7 @@ pages = [
 ]
 if role_allows(role, Role.TEACHER):
     pages.append(st.Page("views/review.py", title="Review", icon="🧑‍🏫", url_path="review"))
+if role_allows(role, Role.ADMIN):
+    pages.append(st.Page("views/training.py", title="Training", icon="🏋️", url_path="training"))
+    pages.append(st.Page("views/checkpoints.py", title="Checkpoints", icon="🏁", url_path="checkpoints"))
 st.navigation(pages).run()

@@ -1,0 +1,246 @@
+"""Training page inputs: the base model (local folder, hub id, the tiny model) and the dataset
+(prepared folders on disk, or prepared here from Batch output files in the background).
+
+Folders are listed on every run of the page, never cached, so a dataset prepared in a terminal
+or a model copied into data/models shows up without restarting the app.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from core import settings
+from training import launch
+from training.data import prompt_format_of, read_report
+from training.prepare import FORMATS
+
+PUBLISHED_BASE = "rinna/japanese-gpt2-medium"  # the base the original project fine-tuned
+OTHER = "__other__"
+PROMPT_FORMATS = ("own", "v1", "v2")
+PREPARE = "prepare.json"  # pid and start time of a preparation running into a dataset folder
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+# ---- base model -----------------------------------------------------------------------------
+
+def local_models() -> list[Path]:
+    """Model folders (with config.json) under the models folder."""
+    root = settings.paths().models
+    return sorted(p.parent for p in root.glob("*/config.json")) if root.is_dir() else []
+
+
+def model_problem(model: str) -> str | None:
+    """Why `model` cannot be trained from, in one sentence; None when it looks usable."""
+    if not model:
+        return "Choose a base model, or type a hub id or a model folder."
+    path = Path(model)
+    if path.exists():
+        return None if (path / "config.json").is_file() else f"{model} has no config.json; it is not a model folder."
+    if _HUB_ID.match(model):
+        return None
+    return f"{model} is neither a model folder nor a hub id like {PUBLISHED_BASE}."
+
+
+def _build_tiny() -> None:
+    """Button callback: runs before the rerun, so the model list drawn next already has it."""
+    out = settings.paths().models / "tiny"
+    try:
+        with st.spinner("Building the tiny model…"):
+            from training.tiny import build_tiny
+
+            build_tiny(out)
+    except OSError as e:
+        st.session_state["_tr_tiny_error"] = f"Could not build the tiny model: {e}"
+        return
+    st.session_state["tr_model"] = str(out)
+
+
+def chosen_model() -> str:
+    """The base model the widgets name (also read by the Start callback, before the rerun)."""
+    state = st.session_state
+    choice = state.get("tr_model")
+    return (state.get("tr_model_other") or "").strip() if choice == OTHER else (choice or "")
+
+
+def pick_model() -> None:
+    models = [str(p) for p in local_models()]
+    options = models + [PUBLISHED_BASE, OTHER]
+    labels = {m: f"local: {Path(m).name}" for m in models} | {
+        PUBLISHED_BASE: f"{PUBLISHED_BASE} (hub)", OTHER: "Other: a hub id or a folder"}
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    choice = c1.selectbox("Base model", options, format_func=labels.get, key="tr_model")
+    c2.button("Build the tiny model", key="tr_tiny", on_click=_build_tiny,
+              help="A 2-layer GPT-2 with its own tokenizer, trained from scratch in seconds: for trying the page.")
+    if error := st.session_state.pop("_tr_tiny_error", None):
+        st.error(error)
+    if choice == OTHER:
+        st.text_input("Hub id or model folder", key="tr_model_other", placeholder=PUBLISHED_BASE)
+
+
+# ---- dataset --------------------------------------------------------------------------------
+
+def is_dataset(path: Path) -> bool:
+    path = Path(path)
+    return (path / "dataset").is_dir() or (path / "dataset_dict.json").is_file()
+
+
+def prepared_datasets() -> list[Path]:
+    """Dataset folders written by training.prepare: dataset/ plus report.json."""
+    root = settings.paths().datasets
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if (d / "dataset").is_dir() and (d / "report.json").is_file())
+
+
+def dataset_problem(data: str) -> str | None:
+    if not data:
+        return "Choose a prepared dataset, or prepare one from Batch output below."
+    if not is_dataset(Path(data)):
+        return f"{data} is not a prepared dataset (it needs the dataset/ folder that training.prepare writes)."
+    return None
+
+
+def chosen_dataset() -> str:
+    state = st.session_state
+    choice = state.get("tr_data")
+    return (state.get("tr_data_other") or "").strip() if choice == OTHER else (choice or "")
+
+
+def _format_key(data: str) -> str:
+    """The prompt-format widget is keyed by the dataset's own format, so picking another dataset
+    resets it to that dataset's format instead of keeping a stale choice."""
+    return f"tr_format_{(prompt_format_of(data) if data else None) or 'own'}"
+
+
+def chosen_format() -> str:
+    key = _format_key(chosen_dataset())
+    return st.session_state.get(key) or key.removeprefix("tr_format_")
+
+
+def pick_dataset() -> None:
+    found = [str(p) for p in prepared_datasets()]
+    choice = st.selectbox("Dataset", found + [OTHER], key="tr_data",
+                          format_func=lambda d: "Other: a dataset folder" if d == OTHER else Path(d).name)
+    if choice == OTHER:
+        st.text_input("Dataset folder", key="tr_data_other")
+    data = chosen_dataset()
+    info = read_report(data) if data else {}
+    if info:
+        splits = info.get("splits") or {}
+        parts = [f"{info.get('format', '?')} format", f"{info.get('kept', '?')} stories",
+                 "records: " + ", ".join(f"{n} {name}" for name, n in splits.items())]
+        if info.get("mean_density") is not None:
+            parts.append(f"mean N1 density {info['mean_density']}")
+        st.caption(" · ".join(parts))
+    key = _format_key(data)
+    st.selectbox("Prompt format", PROMPT_FORMATS, index=PROMPT_FORMATS.index(key.removeprefix("tr_format_")),
+                 key=key, help="How the dataset's prompts are written; recorded with the run so generation "
+                               "prompts the trained model the same way. Taken from the dataset's report.")
+
+
+# ---- prepare a dataset here -----------------------------------------------------------------
+
+def _saved_upload(key: str, name: str) -> str:
+    upload = st.session_state.get(key)
+    if upload is None:
+        return ""
+    path = settings.paths().datasets / "uploads" / f"{name}-{Path(upload.name).name}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(upload.getvalue())
+    return str(path)
+
+
+def _start_prepare() -> None:
+    """Button callback: check the inputs, then run training.prepare in the background."""
+    state = st.session_state
+    name = (state.get("tr_prep_name") or "").strip()
+    if not _NAME.match(name):
+        state["_tr_prep_error"] = "Name the dataset with letters, digits, '.', '_' or '-' (e.g. n1-words)."
+        return
+    out = settings.paths().datasets / name
+    if (out / "report.json").exists() or launch.alive(_prep_record(out).get("pid"), "training.prepare"):
+        state["_tr_prep_error"] = f"A dataset named {name} exists or is being prepared; choose another name."
+        return
+    output = (state.get("tr_prep_output") or "").strip() or _saved_upload("tr_prep_output_file", name + "-output")
+    inputs = (state.get("tr_prep_input") or "").strip() or _saved_upload("tr_prep_input_file", name + "-input")
+    for label, path in (("Batch output", output), ("Batch input", inputs)):
+        if (path or label == "Batch output") and not Path(path).is_file():
+            state["_tr_prep_error"] = f"{label} file {path or '(none given)'} does not exist."
+            return
+    argv = [launch.python(), "-m", "training.prepare", "--batch-output", output, "--format",
+            state.get("tr_prep_format", "words"), "--out", str(out)] + (["--batch-input", inputs] if inputs else [])
+    out.mkdir(parents=True, exist_ok=True)
+    pid = launch.spawn(argv, out / "prepare.log", {"OMP_NUM_THREADS": "1"})
+    (out / PREPARE).write_text(json.dumps({"pid": pid, "started": time.time(), "argv": argv}), encoding="utf-8")
+
+
+def _prep_record(folder: Path) -> dict:
+    try:
+        return json.loads((folder / PREPARE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _preparations() -> list[tuple[Path, bool]]:
+    """(folder, still running) of preparations that have not produced a dataset."""
+    root = settings.paths().datasets
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        record = _prep_record(folder)
+        if record and not (folder / "report.json").exists():
+            found.append((folder, launch.alive(record.get("pid"), "training.prepare")))
+    return found
+
+
+def _log_tail(path: Path, n: int = 6) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+@st.fragment(run_every=3)
+def _preparing() -> None:
+    """Background preparations still running; a full rerun once one ends, so its dataset (or
+    its failure) shows in the page."""
+    running = {str(f) for f, alive in _preparations() if alive}
+    if st.session_state.get("_tr_preparing", set()) - running:
+        st.session_state["_tr_preparing"] = running
+        st.rerun()
+    st.session_state["_tr_preparing"] = running
+    for folder in sorted(running):
+        st.info(f"Preparing {Path(folder).name}…  \n{_log_tail(Path(folder) / 'prepare.log', 1)}")
+
+
+def _dismiss(folder: str) -> None:
+    (Path(folder) / PREPARE).unlink(missing_ok=True)
+
+
+def prepare_section() -> None:
+    jobs = _preparations()
+    with st.expander("Prepare a dataset from Batch output", expanded=bool(jobs)):
+        st.caption("Runs `python -m training.prepare` in the background; the dataset appears in the list "
+                   "above when it is done.")
+        c1, c2 = st.columns(2)
+        c1.text_input("Batch output JSONL (path)", key="tr_prep_output", placeholder="data/batch/output.jsonl")
+        c1.file_uploader("…or upload it", type=["jsonl"], key="tr_prep_output_file")
+        c2.text_input("Batch input JSONL (path, optional: target words)", key="tr_prep_input")
+        c2.file_uploader("…or upload it", type=["jsonl"], key="tr_prep_input_file")
+        c3, c4 = st.columns(2)
+        c3.selectbox("Record format", FORMATS, index=FORMATS.index("words"), key="tr_prep_format")
+        c4.text_input("Dataset name", key="tr_prep_name", placeholder="n1-words")
+        st.button("Prepare", key="tr_prep_go", on_click=_start_prepare)
+        if error := st.session_state.pop("_tr_prep_error", None):
+            st.error(error)
+        for folder, alive in jobs:
+            if not alive:
+                st.error(f"Preparing {folder.name} failed; the end of its log:")
+                st.code(_log_tail(folder / "prepare.log"), language=None)
+                st.button("Dismiss", key=f"tr_prep_dismiss_{folder.name}", on_click=_dismiss, args=(str(folder),))
+        if any(alive for _, alive in jobs):
+            _preparing()
