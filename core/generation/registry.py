@@ -1,12 +1,15 @@
 """The model registry: every model a student can pick, and the backend that runs it.
 
-Hub ids of the published fine-tunes, local folders under data/models, training checkpoints
-under data/runs, an API model when one is configured, and the offline example passage, which
-is the default on a fresh machine with no model and no API.
+Hub ids of the published fine-tunes, checkpoints an admin promoted under a name (kept in
+data/models/promoted.json), local folders under data/models, training checkpoints under
+data/runs, an API model when one is configured, and the offline example passage, which is the
+default on a fresh machine with no model and no API.
 """
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,7 @@ class ModelSpec:
     backend: str  # "hf" | "openai" | "examples"
     model: str  # hub id, local folder, API model name, or "example-passage"
     prompt_format: str = ""  # "v1" | "v2" | "own" for local models; "chat" for API models
-    source: str = ""  # offline | published | local | checkpoint | api
+    source: str = ""  # offline | published | promoted | local | checkpoint | api
 
     @property
     def key(self) -> str:
@@ -37,14 +40,105 @@ PUBLISHED = (
 )
 
 
+PROMOTED = "promoted.json"  # in the models folder: what the Checkpoints page promoted
+
+
+class PromotionError(Exception):
+    """A promotion the registry refuses (bad name, broken checkpoint), in one sentence."""
+
+
+def _promoted_file() -> Path:
+    return settings.paths().models / PROMOTED
+
+
+def promoted() -> list[dict]:
+    """promoted.json's entries, oldest first; [] when there is none or it cannot be read.
+    Each: name, path, prompt_format, run, checkpoint, promoted_at, by, default."""
+    try:
+        data = json.loads(_promoted_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    entries = data.get("models") if isinstance(data, dict) else None
+    return [e for e in entries or [] if isinstance(e, dict) and e.get("name") and e.get("path")]
+
+
+def _write_promoted(entries: list[dict]) -> None:
+    """Write then rename, so the app never reads half a file while a page promotes."""
+    path = _promoted_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"models": entries}, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = "", checkpoint: str = "",
+            by: str = "", default: bool = False) -> dict:
+    """Register the model folder `path` under `name`; refuse a blank or taken name, a folder
+    already promoted, and a folder that does not verify. Returns the new entry."""
+    name, folder = (name or "").strip(), Path(path).expanduser().resolve()
+    if not name:
+        raise PromotionError("Give the model a name before promoting it.")
+    if prompt_format not in ("v1", "v2", "own"):
+        raise PromotionError(f"Prompt format {prompt_format!r} is not for local models; use v1, v2 or own.")
+    entries = promoted()
+    taken = {e["name"] for e in entries} | {m.name for m in available()}
+    if name in taken:
+        raise PromotionError(f"A model named {name!r} already exists; choose another name.")
+    twin = next((e for e in entries if Path(e["path"]) == folder), None)
+    if twin is not None:
+        raise PromotionError(f"{folder.name} is already promoted as {twin['name']!r}.")
+    from training.checkpoints import verify  # loads the weights: only when promoting
+
+    problems = verify(folder)
+    if problems:
+        raise PromotionError(f"{folder.name} cannot be promoted: {problems[0].rstrip('.')}.")
+    entry = {"name": name, "path": str(folder), "prompt_format": prompt_format, "run": run,
+             "checkpoint": checkpoint or folder.name, "promoted_at": time.time(), "by": by, "default": default}
+    if default:
+        entries = [{**e, "default": False} for e in entries]
+    _write_promoted(entries + [entry])
+    return entry
+
+
+def unpromote(name: str) -> None:
+    """Take a promoted model off the list (its folder is left alone)."""
+    entries = promoted()
+    if not any(e["name"] == name for e in entries):
+        raise PromotionError(f"No promoted model is named {name!r}.")
+    _write_promoted([e for e in entries if e["name"] != name])
+
+
+def set_default(name: str | None) -> None:
+    """Make one promoted model the default (None: none is); NONESTORY_DEFAULT_MODEL still wins."""
+    entries = promoted()
+    if name is not None and not any(e["name"] == name for e in entries):
+        raise PromotionError(f"No promoted model is named {name!r}.")
+    _write_promoted([{**e, "default": e["name"] == name} for e in entries])
+
+
+def promoted_present(entry: dict) -> bool:
+    """Whether a promoted model's folder is still there (a run may have been deleted since)."""
+    folder = Path(entry["path"])
+    return (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()  # full or LoRA
+
+
+def _promoted_models() -> list[ModelSpec]:
+    return [ModelSpec(e["name"], "hf", e["path"], e.get("prompt_format") or "own", "promoted")
+            for e in promoted() if promoted_present(e)]
+
+
 def _local_models() -> list[ModelSpec]:
     paths = settings.paths()
-    found = []
+    found = _promoted_models()
+    shown = {m.model for m in found}  # a promoted checkpoint is listed once, under its name
     for folder in sorted(paths.models.glob("*/config.json")) if paths.models.exists() else []:
-        found.append(ModelSpec(f"local: {folder.parent.name}", "hf", str(folder.parent), _format_of(folder.parent),
-                               "local"))
+        if str(folder.parent.resolve()) not in shown:
+            found.append(ModelSpec(f"local: {folder.parent.name}", "hf", str(folder.parent),
+                                   _format_of(folder.parent), "local"))
     for folder in sorted(paths.runs.glob("*/checkpoint-*/config.json")) if paths.runs.exists() else []:
         ckpt = folder.parent
+        if str(ckpt.resolve()) in shown:
+            continue
         found.append(ModelSpec(f"checkpoint: {ckpt.parent.name}/{ckpt.name}", "hf", str(ckpt), _format_of(ckpt),
                                "checkpoint"))
     return found
@@ -74,12 +168,18 @@ def available() -> list[ModelSpec]:
 
 
 def default_model(models: list[ModelSpec] | None = None) -> ModelSpec:
-    """NONESTORY_DEFAULT_MODEL (a name or model id) when set and known; else the published
-    train002 when it is in the local hub cache; else (a fresh offline machine) the example
-    passage. Picking train002 uncached still works online, and offline falls back in one line."""
+    """NONESTORY_DEFAULT_MODEL (a name or model id) when set and known; else the promoted model
+    marked default (when its folder is there); else the published train002 when it is in the
+    local hub cache; else (a fresh offline machine) the example passage. Picking train002
+    uncached still works online, and offline falls back in one line."""
+    models = models or [EXAMPLES, *_api_model(), *_local_models(), *PUBLISHED]
     wanted = settings.get("NONESTORY_DEFAULT_MODEL")
-    for m in models or [EXAMPLES, *_api_model(), *_local_models(), *PUBLISHED]:
+    for m in models:
         if wanted and wanted in (m.name, m.model):
+            return m
+    marked = {e["name"] for e in promoted() if e.get("default")}
+    for m in models:
+        if m.source == "promoted" and m.name in marked:
             return m
     return PUBLISHED[0] if _in_hub_cache(PUBLISHED[0].model) else EXAMPLES
 

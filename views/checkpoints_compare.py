@@ -1,0 +1,122 @@
+"""Side by side on the Checkpoints page: one prompt and seed through two to four models
+(checkpoints, and any model of the registry), each story highlighted and scored in its own
+column — the original project's multi-model comparison script, as a page section.
+
+Generation runs in the page's own script run: checkpoints are compared on the machine that
+trained them, and one story per model is quick next to a whole training run.
+"""
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from core.generation import pipeline, registry
+from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
+from core.render import STYLE, render_text
+from views.panels import score_card
+
+RESULTS = "ck_cmp_results"
+SHOWN_LEVELS = ("N1", "N2", "N3")  # N5/N4 would colour every する and こと
+MIN_MODELS, MAX_MODELS = 2, 4
+
+
+def model_options(rows: list[dict]) -> dict[str, registry.ModelSpec]:
+    """Checkpoints that verify (by run/checkpoint), then every other model the registry offers."""
+    options = {r["label"]: registry.ModelSpec(r["label"], "hf", r["path"], r["prompt_format"], "checkpoint")
+               for r in rows if r["integrity"] == "ok"}
+    for m in registry.available():
+        if m.source != "checkpoint":
+            options.setdefault(m.name, m)
+    return options
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return re.sub(r"\s+", " ", lines[0] if lines else type(err).__name__)[:200]
+
+
+def _run_one(spec: registry.ModelSpec, request: GenerationRequest) -> dict:
+    """One story from one model; a failure becomes that column's error, not the page's."""
+    release = _release_after(spec)
+    try:
+        [best] = pipeline.produce(registry.make_backend(spec), request)
+    except GenerationError as err:
+        return {"label": spec.name, "error": str(err)}
+    except Exception as err:  # noqa: BLE001 - e.g. NaN weights inside torch: this column only
+        return {"label": spec.name, "error": f"{spec.name} could not write a story: {_first_line(err)}"}
+    finally:
+        release()
+    return {"label": spec.name, "analysis": best.analysis, "repeat": best.repeat_rate,
+            "warning": best.draft.warning, "seed": request.seed}
+
+
+def _release_after(spec: registry.ModelSpec):
+    """A training run has many checkpoints; a comparison must not leave them all in memory.
+    Models that were loaded already (students' models) stay loaded."""
+    if spec.source != "checkpoint" or spec.backend != "hf":
+        return lambda: None
+    from core.generation import hf
+
+    key = hf._cache_key(spec.model, hf.pick_device())
+    if key in hf._CACHE:
+        return lambda: None
+
+    def release() -> None:
+        with hf._CACHE_LOCK:
+            hf._CACHE.pop(key, None)
+    return release
+
+
+def _request() -> GenerationRequest | None:
+    words = st.text_input("Target words, comma-separated", "曖昧, 宿命, 吟味", key="ck_cmp_words")
+    c1, c2 = st.columns(2)
+    genres = c1.multiselect("Genres (two)", GENRES, default=["学園", "恋愛"], max_selections=2, key="ck_cmp_genres")
+    style = c2.radio("Style", STYLES, horizontal=True, key="ck_cmp_style")
+    c3, c4, c5 = st.columns(3)
+    seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="ck_cmp_seed")
+    tokens = c4.number_input("Max new tokens", 8, 1500, 200, step=8, key="ck_cmp_tokens")
+    temperature = c5.slider("Temperature", 0.0, 1.5, 0.9, 0.05, key="ck_cmp_temperature")
+    targets = tuple(w.strip() for w in words.replace("、", ",").split(",") if w.strip())
+    try:
+        return GenerationRequest(targets=targets, genres=tuple(genres), style=style, max_new_tokens=int(tokens),
+                                 min_chars=0, temperature=temperature, seed=int(seed))
+    except GenerationError as err:
+        st.error(str(err))
+        return None
+
+
+def _show(result: dict) -> None:
+    st.markdown(f"**{result['label']}**")
+    if "error" in result:
+        st.error(result["error"])
+        return
+    a = result["analysis"]
+    st.html(STYLE + render_text(a, levels=SHOWN_LEVELS))
+    score_card(a)
+    st.caption(f"Repeated sentences {result['repeat']:.0%} · seed {result['seed']}")
+    if result["warning"]:
+        st.caption(result["warning"])
+
+
+def section(rows: list[dict]) -> None:
+    st.subheader("Side by side")
+    options = model_options(rows)
+    picked = st.multiselect(f"Models ({MIN_MODELS} to {MAX_MODELS})", list(options), max_selections=MAX_MODELS,
+                            key="ck_cmp_models", placeholder="Checkpoints, promoted or published models")
+    request = _request()
+    ready = request is not None and len(picked) >= MIN_MODELS
+    if st.button("Write with each model", key="ck_cmp_go", disabled=not ready):
+        with st.status(f"Writing with {len(picked)} models…") as status:
+            results = []
+            for name in picked:
+                status.update(label=f"Writing with {name}…")
+                results.append(_run_one(options[name], request))
+            status.update(label="Done", state="complete")
+        st.session_state[RESULTS] = results
+    results = st.session_state.get(RESULTS) or []
+    if results:
+        for column, result in zip(st.columns(len(results)), results):
+            with column:
+                _show(result)
+
