@@ -1,11 +1,21 @@
 """NoneStory entry point: the shared sidebar (profile, sign-in), then the pages this role may
-see. Teacher and admin pages also check the role themselves, so a direct URL gets nothing."""
+see. Teacher and admin pages are listed only for their role but routed for everyone, and check
+the role themselves: a direct URL gets the page's sign-in prompt and nothing else."""
 from __future__ import annotations
 
 import streamlit as st
 
 from core.auth import Role, role_allows
 from views.sidebar import sidebar
+
+
+def restricted(role: Role, path: str, title: str, icon: str, url_path: str, needed: Role) -> st.Page:
+    """A teacher/admin page: listed only for that role, yet always routed (hidden otherwise), so a
+    direct URL reaches the page itself, which shows the sign-in prompt and nothing else, instead
+    of Streamlit's "page not found"."""
+    return st.Page(path, title=title, icon=icon, url_path=url_path,
+                   visibility="visible" if role_allows(role, needed) else "hidden")
+
 
 st.set_page_config(page_title="NoneStory", page_icon="📖", layout="wide")
 
@@ -17,10 +27,8 @@ pages = [
     st.Page("views/generate.py", title="Generate", icon="✍️", url_path="generate"),
     st.Page("views/library.py", title="Library", icon="📚", url_path="library"),
     st.Page("views/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
+    restricted(role, "views/review.py", "Review", "🧑‍🏫", "review", Role.TEACHER),
+    restricted(role, "views/training.py", "Training", "🏋️", "training", Role.ADMIN),
+    restricted(role, "views/checkpoints.py", "Checkpoints", "🏁", "checkpoints", Role.ADMIN),
 ]
-if role_allows(role, Role.TEACHER):
-    pages.append(st.Page("views/review.py", title="Review", icon="🧑‍🏫", url_path="review"))
-if role_allows(role, Role.ADMIN):
-    pages.append(st.Page("views/training.py", title="Training", icon="🏋️", url_path="training"))
-    pages.append(st.Page("views/checkpoints.py", title="Checkpoints", icon="🏁", url_path="checkpoints"))
 st.navigation(pages).run()

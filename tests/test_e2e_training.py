@@ -1,4 +1,5 @@
-"""End to end in headless Chromium: an admin signs in through the sidebar, opens Training,
+"""End to end in headless Chromium: a typed /training URL without an admin session shows only
+the sign-in prompt and the page is not listed; then an admin signs in through the sidebar, opens Training,
 starts a tiny-model run from the form (a real training process), watches the loss curve draw
 itself, and a screenshot of the live page is kept."""
 from __future__ import annotations
@@ -57,8 +58,13 @@ def test_admin_starts_a_run_and_sees_the_live_curve(tmp_path, monkeypatch):
     env = {"NONESTORY_DATA": str(data), "NONESTORY_CACHE": os.environ["NONESTORY_CACHE"]}
     try:
         with running_app(env) as url, Browser(1280, 1000) as b:
-            b.goto(url)
+            b.goto(url.rstrip("/") + "/training")  # typed URL, nobody signed in: the prompt, nothing else
+            b.wait_for("document.body.innerText.includes('This page is for admins. Sign in from the sidebar.')")
+            assert not b.eval("!!document.querySelector('.st-key-tr_start')")
+            links = "[...document.querySelectorAll('[data-testid=stSidebarNav] a')].map(a => a.innerText).join('|')"
+            assert "Reader" in b.eval(links) and "Training" not in b.eval(links)
             sign_in(b)
+            b.wait_for(f"{links}.includes('Training')")  # listed once the admin is signed in
             nav(b, "Training", ".st-key-tr_start")
             for key, name in (("tr_model", "tiny"), ("tr_data", "small")):  # found on disk, chosen first
                 b.wait_for(f"document.querySelector('.st-key-{key} input').value.includes('{name}')")
