@@ -76,6 +76,9 @@ def test_pipeline_tiny_model_to_verified_evaluated_checkpoints(tmp_path):
         proc = start_training(tmp_path / "tiny", tmp_path / "data", run, log)
         assert proc.wait(timeout=180) == 0, (tmp_path / "train2.log").read_text()
     assert f"resuming from {run / f'checkpoint-{saved}'}" in (tmp_path / "train2.log").read_text()
+    log = (run / runs.LOG).read_text(encoding="utf-8")  # a terminal run keeps its log in the run too
+    assert f"resuming from {run / f'checkpoint-{saved}'}" in log and f"step {STEPS}/{STEPS} loss" in log
+    assert log.count(f"stopped at step {saved}") == 1
     status = runs.read_status(run)
     assert status["state"] == "done" and status["step"] == STEPS
     losses = [m for m in runs.read_metrics(run) if "loss" in m]

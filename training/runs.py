@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -309,3 +310,35 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+class _Tee:
+    """A text stream that writes to the terminal and to the run's log."""
+
+    def __init__(self, stream, log):
+        self.stream, self.log = stream, log
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        self.stream.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...: the terminal's
+        return getattr(self.stream, name)
+
+
+def tee_log(run_dir: Path) -> None:
+    """Copy this process's stdout and stderr into the run's `log`, so a run started from a
+    terminal leaves the same record as one the admin page started; a no-op when stdout already
+    is that file (the page redirects the process's output there)."""
+    log = Path(run_dir) / LOG
+    try:
+        if log.exists() and os.path.samestat(os.fstat(sys.stdout.fileno()), log.stat()):
+            return
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout without a file descriptor (a test harness): tee it
+    handle = open(log, "a", encoding="utf-8", buffering=1)
+    sys.stdout, sys.stderr = _Tee(sys.stdout, handle), _Tee(sys.stderr, handle)

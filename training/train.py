@@ -356,6 +356,7 @@ def run(cfg: TrainConfig) -> int:
     out, main = Path(cfg.out), distributed.is_main()
     out.mkdir(parents=True, exist_ok=True)
     if main:  # one writer; status.json's pid is rank 0's, which a SIGTERM stops the whole run through
+        runs.tee_log(out)
         (out / runs.CONFIG).write_text(json.dumps(dataclasses.asdict(cfg), indent=1), encoding="utf-8")
         record_prompt_format(out, cfg.data)
         runs.write_status(out, state="starting", pid=os.getpid(), world_size=distributed.world_size(),
