@@ -114,6 +114,28 @@ def test_wordlists_page_imports_with_column_picker(app):
     assert "class-b" in set(lists["list"])
 
 
+def test_wordlists_delete_is_for_teachers_only(monkeypatch):
+    from core.auth import hash_password
+    from views.common import _database
+    monkeypatch.setenv("NONESTORY_TEACHER_PASSWORD_HASH", hash_password("pw", iterations=1000))
+    db = _database(str(settings.paths().db))
+    store.save_word_list(db, "class-c", [ListWord("曖昧", ("曖昧",), "あいまい", ("vague",), 2)], source_file="c.csv")
+    student = AppTest.from_file(APP, default_timeout=60)
+    student.run()
+    student.switch_page("views/wordlists.py").run()
+    assert not [b for b in student.button if b.key == "wl_delete"]
+    assert any("Teachers and admins can delete" in c.value for c in student.caption)
+    teacher = AppTest.from_file(APP, default_timeout=60)
+    teacher.session_state["role"], teacher.session_state["user"] = "teacher", "teacher"
+    teacher.run()
+    teacher.switch_page("views/wordlists.py").run()
+    teacher.selectbox(key="wl_delete_name").set_value("class-c")
+    teacher.button(key="wl_delete").click().run()
+    assert not teacher.exception
+    assert "class-c" not in set(teacher.dataframe[-1].value["list"])
+    assert "class-c" not in {r["name"] for r in store.word_lists(db)}
+
+
 def test_wordlists_page_bad_file_shows_one_error(app):
     app.switch_page("views/wordlists.py").run()
     app.file_uploader(key="wl_file").set_value(("junk.csv", b"\x89PNG\r\n\x1a\n" + bytes(200), "text/csv"))

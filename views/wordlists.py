@@ -8,7 +8,9 @@ import streamlit as st
 
 from core import store, vocab
 from core.wordlists import WordListError, parse_word_list, read_table, sheet_names
+from core.auth import Role, role_allows
 from views.common import database
+from views.sidebar import current_role
 
 NONE = "(none)"
 
@@ -64,7 +66,10 @@ def listing(db: store.Database) -> None:
     rows += [{"list": r["name"], "words": r["word_count"], "kind": f"custom, from {r['source_file'] or '-'}"}
              for r in custom]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="wl_lists")
-    if custom:
+    if custom and not role_allows(current_role(), Role.TEACHER):
+        st.caption("Teachers and admins can delete custom lists (sign in from the sidebar); "
+                   "a class's list is not one student's to remove.")
+    elif custom:
         c1, c2 = st.columns([3, 1])
         victim = c1.selectbox("Delete a custom list", [r["name"] for r in custom], key="wl_delete_name")
         if c2.button("Delete", key="wl_delete"):
