@@ -384,6 +384,16 @@ def test_import_jsonl_imports_good_lines_and_reports_bad_ones(db):
     assert next(w for w in second["words"] if w["word"] == "促す")["count"] == 2
 
 
+def test_import_jsonl_raw_model_answer_keeps_the_story_not_its_headers(db):
+    answer = (f"**タイトル：**『霧の朝』\n文体分類：文学風\nジャンル：恋愛・学園\n設定：地方の高校。\n\n"
+              f"本文：\n{TEXTS['grasp']}\n\n語彙使用スコア：4.2")
+    data = json.dumps({"custom_id": "request-1", "text": answer}, ensure_ascii=False).encode()
+    (story_id,), problems = store.import_jsonl(db, data, analyze)
+    story = store.get_story(db, story_id)
+    assert problems == [] and (story["title"], story["text"]) == ("霧の朝", TEXTS["grasp"])
+    assert story["n1_density"] == analysed("grasp").score.n1_density  # headers never scored
+
+
 def test_import_jsonl_with_bom_and_crlf(db):
     data = "\ufeff".encode() + json.dumps({"text": TEXTS["plain"]}, ensure_ascii=False).encode() + b"\r\n"
     new_ids, problems = store.import_jsonl(db, data, analyze)

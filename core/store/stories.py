@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from core.generation.prompts import parse_answer
 from core.store.db import Database, StoreError
 
 SOURCES = ("generated", "pasted", "imported")
@@ -226,7 +227,9 @@ def _encode(table, fmt: str) -> bytes:
 
 def import_jsonl(db: Database, data: bytes, analyze, profile: str = "") -> tuple[list[int], list[str]]:
     """Import one JSON object per line (`text`, optionally `title`, `source`, `created`; other
-    keys ignored), analysing each text. A bad line is reported with its number and skipped."""
+    keys ignored), analysing each text. A text that is a headed model answer (タイトル／本文…)
+    is stored as its story body, titled from the answer unless `title` is given. A bad line is
+    reported with its number and skipped."""
     ids, problems = [], []
     try:
         lines = data.decode("utf-8-sig").splitlines()
@@ -262,6 +265,9 @@ def _parse_line(line: str, profile: str) -> tuple[Story, str]:
         except ValueError:
             raise ValueError(f'"created" is not an ISO date: {str(obj["created"])[:40]!r}') from None
     title = obj.get("title") if isinstance(obj.get("title"), str) else ""
+    answer = parse_answer(text)
+    if answer.ok:  # a raw model answer (the original project's files): store the story, not its headers
+        text, title = answer.body, title or answer.title
     return Story(profile=profile, source=source, title=title, created=created), text
 
 
