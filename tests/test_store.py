@@ -60,3 +60,42 @@ def test_newer_schema_is_refused_not_damaged(tmp_path):
     con.close()
     with pytest.raises(store.StoreError, match="newer NoneStory"):
         store.Database(path)
+
+
+@pytest.mark.parametrize("sql, read", [
+    ("SELECT 1", True), ("  with t AS (SELECT 1) SELECT * FROM t", True), ("FROM stories", True),
+    ("SELECT updated, deleted_at FROM stories", True), ("INSERT INTO x VALUES (1)", False),
+    ("UPDATE jobs SET state = 'done'", False), ("WITH t AS (SELECT 1) DELETE FROM x", False),
+    ("CREATE TABLE y (a INT)", False), ("BEGIN TRANSACTION", False)])
+def test_statements_sorted_into_reads_and_writes(sql, read):
+    assert store.db.is_read(sql) is read
+
+
+def test_save_does_not_wait_behind_another_threads_long_read(tmp_path):
+    """A student's save lands while a teacher's slow query is still running (each thread reads
+    on its own cursor; only writers queue). Ordering, not timing: the read is made long."""
+    import threading
+
+    from core.analysis import analyze
+    db = store.Database(tmp_path / "x.duckdb")
+    started, order = threading.Event(), []
+
+    def long_read():
+        started.set()
+        db.scalar("SELECT sum(hash(i)) FROM range(400000000) t(i)")
+        order.append("read")
+
+    reader = threading.Thread(target=long_read)
+    reader.start()
+    started.wait()
+    story_id = store.save_story(db, analyze("部長は部下に報告を促した。"), store.Story(profile="hana"))
+    order.append("save")
+    reader.join()
+    assert order == ["save", "read"]
+    assert store.get_story(db, story_id)["profile"] == "hana"
+    db.close()
+    errors = []
+    late = threading.Thread(target=lambda: errors.append(pytest.raises(store.StoreError, db.scalar, "SELECT 1")))
+    late.start()  # a thread that never had a cursor gets a sentence, not a crash inside DuckDB
+    late.join()
+    assert errors and "is closed" in str(errors[0].value)

@@ -1,13 +1,17 @@
 """DuckDB: the database wrapped once (a path, parameterised `execute`, small result helpers)
 and the schema with its forward migrations. The store package is the only code that writes SQL.
 
-DuckDB lets one process open a file for writing; the app process owns it. Within the process
-one connection is shared and every call holds a lock, because Streamlit serves each browser
-session from its own thread and a DuckDB connection must not be used by two at once.
+DuckDB lets one process open a file for writing; the app process owns it. Streamlit serves each
+browser session from its own thread, and a DuckDB connection must not be used by two threads at
+once, so every thread gets its own cursor (a connection to the same database). Reads run side by
+side on their snapshots; writes take one lock, so two writers never meet in a transaction
+conflict and a student's save never waits behind a teacher's whole-library search.
 """
 from __future__ import annotations
 
+import re
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,10 +124,23 @@ MIGRATIONS: list[str] = [
 ]
 
 
+_READ = re.compile(r"\s*(select|with|describe|show|summarize|explain|from)\b", re.I)
+_WRITE_WORD = re.compile(r"\b(insert|update|delete|create|drop|alter|copy|attach|detach|checkpoint|vacuum)\b", re.I)
+
+
+def is_read(sql: str) -> bool:
+    """Whether a statement only reads (a WITH that names a write verb counts as a write)."""
+    m = _READ.match(sql)
+    return bool(m) and not (m.group(1).lower() == "with" and _WRITE_WORD.search(sql))
+
+
 class Database:
     def __init__(self, path: str | Path, read_only: bool = False):
         self.path = Path(path)
-        self._lock = threading.RLock()
+        self._write = threading.RLock()  # one writer at a time; readers never take it
+        self._local = threading.local()  # this thread's cursor
+        self._cursors: weakref.WeakSet = weakref.WeakSet()  # every live cursor, to close them all
+        self._closed = False
         try:
             if not read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,20 +152,48 @@ class Database:
         if not read_only:
             self.migrate()
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (made on first use; a finished thread's goes with it)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            if self._closed:
+                raise StoreError(f"The database {self.path} is closed.")
+            cur = self._local.cursor = self._con.cursor()
+            self._cursors.add(cur)
+        return cur
+
     def close(self) -> None:
-        with self._lock:
+        with self._write:
+            self._closed = True
+            for cur in list(self._cursors):
+                cur.close()
             self._con.close()
 
+    @contextmanager
+    def _for(self, sql: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The cursor to run `sql` on, holding the write lock unless it only reads."""
+        if is_read(sql):
+            yield self._cursor()
+        else:
+            with self._write:
+                yield self._cursor()
+
     def execute(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
-        with self._lock:
-            cur = self._con.execute(sql, params or [])
+        with self._for(sql) as con:
+            cur = con.execute(sql, params or [])
             return cur.fetchall() if cur.description else []
 
     def rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[dict]:
-        with self._lock:
-            cur = self._con.execute(sql, params or [])
+        with self._for(sql) as con:
+            cur = con.execute(sql, params or [])
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def arrow(self, sql: str, params: Sequence[Any] | dict | None = None):
+        """A read's result as a pyarrow Table (exports)."""
+        if not is_read(sql):
+            raise ValueError("arrow() is for reads")
+        return self._cursor().sql(sql, params=params or None).to_arrow_table()
 
     def scalar(self, sql: str, params: Sequence[Any] | dict | None = None) -> Any:
         result = self.execute(sql, params)
@@ -157,18 +202,19 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """All or nothing: an exception inside rolls everything back."""
-        with self._lock:
-            self._con.execute("BEGIN TRANSACTION")
+        with self._write:
+            con = self._cursor()
+            con.execute("BEGIN TRANSACTION")
             try:
-                yield self._con
+                yield con
             except BaseException:
-                self._con.execute("ROLLBACK")
+                con.execute("ROLLBACK")
                 raise
-            self._con.execute("COMMIT")
+            con.execute("COMMIT")
 
     def version(self) -> int:
-        with self._lock:
-            self._con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        with self._write:
+            self._cursor().execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             return self.scalar("SELECT max(version) FROM schema_version") or 0
 
     def migrate(self) -> None:

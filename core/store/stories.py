@@ -202,10 +202,8 @@ def export_bytes(db: Database, fmt: str, f: StoryFilter = StoryFilter(), ids: Se
         where += " AND s.id IN (SELECT unnest(?::BIGINT[]))"
         params.append(list(ids))
     cols = ", ".join(f"s.{c}" for c in SUMMARY_COLUMNS if c != "deleted_at")
-    with db._lock:
-        table = db._con.sql(f"SELECT {cols}, s.targets, s.text, (SELECT avg(rating) FROM reviews r "
-                            f"WHERE r.story_id = s.id) AS rating FROM stories s WHERE {where} "
-                            f"ORDER BY s.id", params=params).to_arrow_table()
+    table = db.arrow(f"SELECT {cols}, s.targets, s.text, (SELECT avg(rating) FROM reviews r "
+                     f"WHERE r.story_id = s.id) AS rating FROM stories s WHERE {where} ORDER BY s.id", params)
     return _encode(table, fmt)
 
 
