@@ -235,12 +235,13 @@ def test_promote_puts_checkpoint_in_registry_and_generate_list(run_root, monkeyp
     assert [s.value for s in at.success] == [
         "Promoted alpha/checkpoint-4 as “N1 stories v3”: it is now in the Generate page's model list."]
     spec = next(m for m in registry.available() if m.name == "N1 stories v3")
-    assert (spec.source, spec.model) == ("promoted", str((run_root / "alpha" / "checkpoint-4").resolve()))
+    copy = settings.paths().models / registry.COPIES / "N1-stories-v3"  # kept by default
+    assert (spec.source, spec.model) == ("promoted", str(copy))
     [entry] = registry.promoted()
-    assert (entry["run"], entry["checkpoint"], entry["by"], entry["prompt_format"]) == \
-        ("alpha", "checkpoint-4", "admin", "own")
+    assert (entry["run"], entry["checkpoint"], entry["by"], entry["prompt_format"], entry["source"]) == \
+        ("alpha", "checkpoint-4", "admin", "own", str((run_root / "alpha" / "checkpoint-4").resolve()))
     promoted = next(d.value for d in at.dataframe if "folder" in d.value.columns)
-    assert list(promoted["name"]) == ["N1 stories v3"] and list(promoted["folder"]) == ["ok"]
+    assert list(promoted["name"]) == ["N1 stories v3"] and list(promoted["folder"]) == ["copy"]
 
     at.button(key="ck_promote_go").click().run()  # the same name again
     assert [e.value for e in at.error] == ["A model named 'N1 stories v3' already exists; choose another name."]
@@ -252,6 +253,20 @@ def test_promote_puts_checkpoint_in_registry_and_generate_list(run_root, monkeyp
     at.switch_page("views/checkpoints.py").run()
     at.button(key="ck_unpromote").click().run()
     assert registry.promoted() == [] and not any("folder" in d.value.columns for d in at.dataframe)
+    assert not copy.exists()  # the kept copy goes with its entry
+
+
+def test_promote_in_place_points_at_the_checkpoint(run_root, monkeypatch):
+    at = open_as_admin(monkeypatch, ["alpha"])
+    at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-4")
+    at.text_input(key="ck_promote_name").input("in place")
+    at.checkbox(key="ck_promote_copy").uncheck()
+    at.button(key="ck_promote_go").click().run()
+    assert not at.exception and not at.error
+    [entry] = registry.promoted()
+    assert entry["path"] == str((run_root / "alpha" / "checkpoint-4").resolve()) and not entry["copied"]
+    promoted = next(d.value for d in at.dataframe if "folder" in d.value.columns)
+    assert list(promoted["folder"]) == ["checkpoint"]
 
 
 # --- evaluating in the background ---------------------------------------------------------

@@ -134,3 +134,27 @@ def test_promoted_model_writes_a_story(checkpoint):
     [candidate] = pipeline.produce(registry.make_backend(spec), GenerationRequest(max_new_tokens=16, seed=1,
                                                                                    min_chars=0))
     assert candidate.draft.text.strip()
+
+
+def test_kept_copy_outlives_the_run_and_leaves_training_state_behind(checkpoint):
+    (checkpoint / "optimizer.pt").write_bytes(b"x" * 1000)  # what a real checkpoint also holds
+    (checkpoint / "trainer_state.json").write_text("{}", encoding="utf-8")
+    entry = registry.promote(checkpoint, "kept", "v1", keep_copy=True)
+    copy = Path(entry["path"])
+    assert copy.parent == settings.paths().models / registry.COPIES and entry["copied"]
+    assert (copy / "model.safetensors").is_file() and (copy / "config.json").is_file()
+    assert not (copy / "optimizer.pt").exists() and not (copy / "trainer_state.json").exists()
+    shutil.rmtree(checkpoint.parent)  # the run is deleted to free space
+    assert "kept" in names() and registry.find("kept").model == str(copy)
+    from training.checkpoints import verify
+    assert verify(copy) == []
+    with pytest.raises(registry.PromotionError, match="already exists"):
+        registry.promote(copy, "kept")
+    registry.unpromote("kept")
+    assert not copy.exists() and "kept" not in names()
+
+
+def test_same_checkpoint_cannot_be_promoted_twice_even_as_a_copy(checkpoint):
+    registry.promote(checkpoint, "first", keep_copy=True)
+    with pytest.raises(registry.PromotionError, match="already promoted as 'first'"):
+        registry.promote(checkpoint, "second")

@@ -90,13 +90,16 @@ def promote_section(rows: list[dict]) -> None:
     name = st.text_input("Name in the model list", key="ck_promote_name", placeholder="e.g. N1 stories v3")
     default = st.checkbox("Make it the default model", key="ck_promote_default",
                           help="NONESTORY_DEFAULT_MODEL, when set, still decides the default.")
+    keep = st.checkbox("Keep a copy in data/models/promoted", value=True, key="ck_promote_copy",
+                       help="The model files (not the optimizer state) are copied, so deleting the run or "
+                            "save_total_limit rotating its checkpoints cannot take the model from students.")
     if st.button("Promote", key="ck_promote_go", type="primary", disabled=pick is None):
         row = by_label[pick]
         try:
-            with st.spinner("Checking the checkpoint…"):
+            with st.spinner("Checking the checkpoint…" + (" and copying it…" if keep else "")):
                 entry = registry.promote(row["path"], name, row["prompt_format"], run=row["run"],
                                          checkpoint=row["checkpoint"], by=st.session_state.get("user") or "",
-                                         default=default)
+                                         default=default, keep_copy=keep)
         except registry.PromotionError as err:
             st.error(str(err))
         else:
@@ -107,7 +110,7 @@ def _promoted_table(entries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{
         "name": e["name"], "run": e.get("run", ""), "checkpoint": e.get("checkpoint", ""),
         "format": e.get("prompt_format", ""), "default": "yes" if e.get("default") else "",
-        "folder": "ok" if registry.promoted_present(e) else "missing",
+        "folder": ("copy" if e.get("copied") else "checkpoint") if registry.promoted_present(e) else "missing",
         "promoted": datetime.fromtimestamp(e.get("promoted_at") or 0).strftime("%Y-%m-%d %H:%M"),
         "by": e.get("by", "")} for e in entries])
 
@@ -120,14 +123,16 @@ def promoted_section() -> None:
         return
     st.dataframe(_promoted_table(entries), hide_index=True, key="ck_promoted")
     if any(not registry.promoted_present(e) for e in entries):
-        st.caption("A missing folder was deleted after promotion; students no longer see that model.")
+        st.caption("A missing folder was deleted after promotion (a checkpoint promoted without a copy); "
+                   "students no longer see that model.")
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     name = c1.selectbox("Promoted model", [e["name"] for e in entries], key="ck_promoted_pick")
     try:
         if c2.button("Make default", key="ck_make_default"):
             registry.set_default(name)
             st.rerun()
-        if c3.button("Remove from the list", key="ck_unpromote"):
+        if c3.button("Remove from the list", key="ck_unpromote",
+                     help="A kept copy is deleted with it; a checkpoint promoted in place is left alone."):
             registry.unpromote(name)
             st.rerun()
     except registry.PromotionError as err:  # e.g. removed meanwhile in another tab

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,10 @@ PUBLISHED = (
 
 
 PROMOTED = "promoted.json"  # in the models folder: what the Checkpoints page promoted
+COPIES = "promoted"  # models/promoted/<name>: kept copies of promoted checkpoints
+# What a checkpoint holds only to resume training; a kept copy leaves it behind.
+_TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth", "trainer_state.json",
+                   "training_args.bin", "global_step*", "pytorch_model_fsdp*")
 
 
 class PromotionError(Exception):
@@ -71,10 +77,31 @@ def _write_promoted(entries: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def _keep_copy(folder: Path, name: str) -> Path:
+    """Copy a checkpoint's model files (not its optimizer or trainer state) to models/promoted/,
+    so deleting the run or rotating its checkpoints cannot take the model from students."""
+    slug = re.sub(r"[^\w.-]+", "-", name).strip("-.")[:60] or "model"
+    root = settings.paths().models / COPIES
+    target, n = root / slug, 1
+    while target.exists():
+        n += 1
+        target = root / f"{slug}-{n}"
+    tmp = root / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        shutil.copytree(folder, tmp, ignore=shutil.ignore_patterns(*_TRAINING_STATE))
+        os.replace(tmp, target)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PromotionError(f"Could not copy {folder.name} to {root}: {err.strerror or err}.") from None
+    return target
+
+
 def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = "", checkpoint: str = "",
-            by: str = "", default: bool = False) -> dict:
+            by: str = "", default: bool = False, keep_copy: bool = False) -> dict:
     """Register the model folder `path` under `name`; refuse a blank or taken name, a folder
-    already promoted, and a folder that does not verify. Returns the new entry."""
+    already promoted, and a folder that does not verify. With `keep_copy` the registry points at
+    a copy under models/promoted/ instead of the checkpoint itself. Returns the new entry."""
     name, folder = (name or "").strip(), Path(path).expanduser().resolve()
     if not name:
         raise PromotionError("Give the model a name before promoting it.")
@@ -84,7 +111,7 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
     taken = {e["name"] for e in entries} | {m.name for m in available()}
     if name in taken:
         raise PromotionError(f"A model named {name!r} already exists; choose another name.")
-    twin = next((e for e in entries if Path(e["path"]) == folder), None)
+    twin = next((e for e in entries if folder in (Path(e["path"]), Path(e.get("source") or e["path"]))), None)
     if twin is not None:
         raise PromotionError(f"{folder.name} is already promoted as {twin['name']!r}.")
     from training.checkpoints import verify  # loads the weights: only when promoting
@@ -92,8 +119,10 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
     problems = verify(folder)
     if problems:
         raise PromotionError(f"{folder.name} cannot be promoted: {problems[0].rstrip('.')}.")
-    entry = {"name": name, "path": str(folder), "prompt_format": prompt_format, "run": run,
-             "checkpoint": checkpoint or folder.name, "promoted_at": time.time(), "by": by, "default": default}
+    kept = _keep_copy(folder, name) if keep_copy else None
+    entry = {"name": name, "path": str(kept or folder), "source": str(folder), "copied": kept is not None,
+             "prompt_format": prompt_format, "run": run, "checkpoint": checkpoint or folder.name,
+             "promoted_at": time.time(), "by": by, "default": default}
     if default:
         entries = [{**e, "default": False} for e in entries]
     _write_promoted(entries + [entry])
@@ -101,11 +130,15 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
 
 
 def unpromote(name: str) -> None:
-    """Take a promoted model off the list (its folder is left alone)."""
+    """Take a promoted model off the list; a copy it kept is deleted, a checkpoint left alone."""
     entries = promoted()
-    if not any(e["name"] == name for e in entries):
+    entry = next((e for e in entries if e["name"] == name), None)
+    if entry is None:
         raise PromotionError(f"No promoted model is named {name!r}.")
     _write_promoted([e for e in entries if e["name"] != name])
+    copies = (settings.paths().models / COPIES).resolve()
+    if entry.get("copied") and Path(entry["path"]).resolve().parent == copies:
+        shutil.rmtree(entry["path"], ignore_errors=True)
 
 
 def set_default(name: str | None) -> None:
