@@ -37,7 +37,8 @@ from transformers.generation.streamers import BaseStreamer  # noqa: E402
 
 from core.generation import prompts  # noqa: E402
 from core.generation.base import GenerationRequest  # noqa: E402
-from core.generation.hf import LoadedModel, TransformersBackend, generation_kwargs, register  # noqa: E402
+from core.generation.hf import TransformersBackend, generation_kwargs  # noqa: E402
+from core.generation.loading import LoadedModel, register  # noqa: E402
 from training.tiny import corpus_sentences  # noqa: E402
 
 MODEL_ID = "bench/rinna-medium-shape"  # a cache key only; nothing is downloaded

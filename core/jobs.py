@@ -75,7 +75,7 @@ def backend_for(spec: registry.ModelSpec) -> tuple[Backend, str]:
     backend = registry.make_backend(spec)
     if spec.backend != "hf":
         return backend, ""
-    from core.generation.hf import load_model
+    from core.generation.loading import load_model
 
     try:
         load_model(spec.model)

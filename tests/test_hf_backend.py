@@ -8,16 +8,16 @@ import json
 import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import sentencepiece as spm
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from core.generation import hf, prompts
+from core.generation import hf, loading, prompts
 from core.generation.base import GenerationError, GenerationRequest
-from core.generation.hf import TransformersBackend, generation_kwargs, load_model, summary_of, whole_sentences
+from core.generation.hf import TransformersBackend, generation_kwargs, summary_of, whole_sentences
+from core.generation.loading import load_model
 from training.tiny import build_tiny, corpus_sentences
 
 WORDS = ("把握", "促す")
@@ -57,15 +57,15 @@ def bare_generate(model: str, req: GenerationRequest, max_new_tokens: int | None
 def test_pick_device_is_cpu_without_accelerators(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert hf.pick_device() == "cpu"
+    assert loading.pick_device() == "cpu"
 
 
 @pytest.mark.parametrize("bf16, expected", [(True, torch.bfloat16), (False, torch.float16)])
 def test_dtype_half_on_gpus_full_on_cpu(monkeypatch, bf16, expected):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
-    assert hf.dtype_for("cuda") == expected
-    assert hf.dtype_for("mps") == torch.float16
-    assert hf.dtype_for("cpu") == torch.float32
+    assert loading.dtype_for("cuda") == expected
+    assert loading.dtype_for("mps") == torch.float16
+    assert loading.dtype_for("cpu") == torch.float32
 
 
 # -- streaming and sampling ----------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_cache_returns_the_same_model_object(tiny):
 def test_registered_in_memory_model_serves_its_id(tiny):
     """Benchmarks build a full-size model in memory and hand it to the cache under an id."""
     source = load_model(tiny, "cpu")
-    registered = hf.register("bench/in-memory", source.model, source.tokenizer, device="cpu")
+    registered = loading.register("bench/in-memory", source.model, source.tokenizer, device="cpu")
     assert load_model("bench/in-memory", "cpu") is registered
     assert "".join(backend("bench/in-memory").stream(request())) == "".join(backend(tiny).stream(request()))
 

@@ -40,7 +40,6 @@ def test_bad_list_names_are_refused(tmp_path, name):
 def test_file_opened_by_another_process_gives_clear_error(tmp_path):
     import subprocess
     import sys
-    import time
     path = tmp_path / "locked.duckdb"
     holder = subprocess.Popen([sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); "
                                "print('ready', flush=True); time.sleep(30)"], stdout=subprocess.PIPE)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.generation.hf import load_model
+from core.generation.loading import load_model
 from training import tiny
 from training.tiny import build_tiny
 

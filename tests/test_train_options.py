@@ -91,13 +91,13 @@ def test_lora_checkpoint_loads_merged_for_generation_evaluation_and_the_model_li
                                                                                    tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from core.generation import hf, registry
+    from core.generation import hf, loading, registry
     from core.generation.base import GenerationError, GenerationRequest
     from training.evaluate import evaluate_run
     run, _ = lora_run
     ckpt = run / "checkpoint-4"
     try:
-        loaded = hf.load_model(str(ckpt), "cpu")
+        loaded = loading.load_model(str(ckpt), "cpu")
         model = loaded.model
         assert type(model).__name__ == "GPT2LMHeadModel"  # merged: no peft wrapper at generation time
         base = AutoModelForCausalLM.from_pretrained(tiny)
@@ -111,9 +111,9 @@ def test_lora_checkpoint_loads_merged_for_generation_evaluation_and_the_model_li
         config = json.loads((orphan / lora.ADAPTER_CONFIG).read_text())
         (orphan / lora.ADAPTER_CONFIG).write_text(json.dumps({**config, "base_model_name_or_path": "/gone/base"}))
         with pytest.raises(GenerationError, match="needs its base model /gone/base"):
-            hf.load_model(str(orphan), "cpu")
+            loading.load_model(str(orphan), "cpu")
     finally:
-        hf.clear_cache()
+        loading.clear_cache()
     result = evaluate_run(run, samples=1, max_new_tokens=6, checkpoint="checkpoint-4", device="cpu", progress=None)
     entry = result["checkpoints"]["checkpoint-4"]
     assert entry["verified"] and math.isfinite(entry["val_loss"])

@@ -196,20 +196,13 @@ def generate_samples(path: Path, fmt: str, reqs: list, device: str | None) -> li
 def evaluate_checkpoint(path: Path, validation, fmt: str, reqs: list, max_length: int, batch_size: int = 8,
                         device: str | None = None) -> dict:
     """eval.json's entry for one verified checkpoint."""
-    from core.generation import hf
-    device = device or hf.pick_device()
-    key = hf._cache_key(str(path), device)
-    cached_before = key in hf._CACHE
-    try:
-        loaded = hf.load_model(str(path), device)
+    from core.generation.loading import borrowed, pick_device
+    device = device or pick_device()
+    with borrowed(str(path), device) as loaded:  # a run has many checkpoints: not all kept in memory
         context = loaded.context or max_length
         loss = (validation_loss(loaded.model, loaded.tokenizer, validation, min(max_length, context), batch_size)
                 if validation is not None else None)
         samples = generate_samples(path, fmt, reqs, device)
-    finally:
-        if not cached_before:  # a run has many checkpoints: do not keep them all in memory
-            with hf._CACHE_LOCK:
-                hf._CACHE.pop(key, None)
     return {"step": runs.checkpoint_step(path), "verified": True, "problems": [],
             "val_loss": None if loss is None else round(loss, 6), "perplexity": perplexity(loss),
             **aggregate(samples), "prompt_format": fmt, "samples": samples, "evaluated": time.time()}

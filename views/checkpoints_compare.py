@@ -7,12 +7,13 @@ trained them, and one story per model is quick next to a whole training run.
 """
 from __future__ import annotations
 
-import re
+import contextlib
 
 import streamlit as st
 
 from core.generation import pipeline, registry
 from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
+from core.generation.loading import first_line
 from core.render import STYLE, render_text
 from views.panels import score_card
 
@@ -31,41 +32,26 @@ def model_options(rows: list[dict]) -> dict[str, registry.ModelSpec]:
     return options
 
 
-def _first_line(err: BaseException) -> str:
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    return re.sub(r"\s+", " ", lines[0] if lines else type(err).__name__)[:200]
-
-
 def _run_one(spec: registry.ModelSpec, request: GenerationRequest) -> dict:
     """One story from one model; a failure becomes that column's error, not the page's."""
-    release = _release_after(spec)
     try:
-        [best] = pipeline.produce(registry.make_backend(spec), request)
+        with _kept_loaded_only_for_now(spec):
+            [best] = pipeline.produce(registry.make_backend(spec), request)
     except GenerationError as err:
         return {"label": spec.name, "error": str(err)}
     except Exception as err:  # noqa: BLE001 - e.g. NaN weights inside torch: this column only
-        return {"label": spec.name, "error": f"{spec.name} could not write a story: {_first_line(err)}"}
-    finally:
-        release()
+        return {"label": spec.name, "error": f"{spec.name} could not write a story: {first_line(err)}"}
     return {"label": spec.name, "analysis": best.analysis, "repeat": best.repeat_rate,
             "warning": best.draft.warning, "seed": request.seed}
 
 
-def _release_after(spec: registry.ModelSpec):
+def _kept_loaded_only_for_now(spec: registry.ModelSpec):
     """A training run has many checkpoints; a comparison must not leave them all in memory.
     Models that were loaded already (students' models) stay loaded."""
     if spec.source != "checkpoint" or spec.backend != "hf":
-        return lambda: None
-    from core.generation import hf
-
-    key = hf._cache_key(spec.model, hf.pick_device())
-    if key in hf._CACHE:
-        return lambda: None
-
-    def release() -> None:
-        with hf._CACHE_LOCK:
-            hf._CACHE.pop(key, None)
-    return release
+        return contextlib.nullcontext()
+    from core.generation.loading import borrowed
+    return borrowed(spec.model)
 
 
 def _request() -> GenerationRequest | None:
