@@ -158,7 +158,8 @@ def test_train_30_steps_loss_goes_down(tiny, data, tmp_path):
     assert [p.name for p in runs.checkpoints(run)] == ["checkpoint-15", "checkpoint-30"]
     assert (run / "checkpoint-30" / "model.safetensors").exists()
     assert json.loads((run / runs.CONFIG).read_text())["max_steps"] == 30
-    assert runs.list_runs(tmp_path)[0]["name"] == "run"
+    shutil.copytree(tiny, tmp_path / "a-model")
+    assert [r["name"] for r in runs.list_runs(tmp_path)] == ["run"]  # a model folder (config.json) is no run
 
     # verify passes on a real checkpoint and fails with a reason on a truncated one
     assert verify(run / "checkpoint-30") == []

@@ -22,7 +22,7 @@ from training.train import TrainConfig, main, parse_config, progress_line
 
 # The log line per logging step (training.train.progress_line), as a reader would parse it.
 PROGRESS = re.compile(r"^step (\d+)/(\d+) loss (\d+\.\d{4}) lr (\d\.\d\de-\d\d) (\d+\.\d) tok/s "
-                      r"(\d+\.\d\d) s/step, about (\d+) min left = (\d+) more sessions? of 90 min$", re.M)
+                      r"(\d+\.\d\d) s/step, (?:about (\d+) min left = (\d+) more sessions? of 90 min|last step)$", re.M)
 
 
 def train(tiny, data, out, *flags):
@@ -170,12 +170,13 @@ def test_log_has_a_parsable_progress_line_per_logging_step(lora_run):
     _, out = lora_run
     found = PROGRESS.findall(out)
     assert [(int(m[0]), int(m[1])) for m in found] == [(2, 4), (4, 4)]
-    assert found[-1][6:] == ("0", "0")  # the last step: nothing left
+    assert found[0][6:] == ("1", "1") and found[-1][6:] == ("", "")  # the last step says so, not "0 sessions"
     record = {"step": 40, "loss": 3.21, "learning_rate": 4.2e-05, "tokens_per_second": 12.34}
     assert progress_line(record, 300, 1.9, 90) == (
         "step 40/300 loss 3.2100 lr 4.20e-05 12.3 tok/s 1.90 s/step, about 9 min left = 1 more session of 90 min")
     assert progress_line(record, 300, 60.0, 90).endswith("about 260 min left = 3 more sessions of 90 min")
     assert progress_line(record, 300, None, 90).endswith("time left not measured yet")
+    assert progress_line({**record, "step": 300}, 300, 1.9, 90).endswith("1.90 s/step, last step")
 
 
 # --- errors a user can cause ---------------------------------------------------------------------

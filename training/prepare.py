@@ -276,8 +276,9 @@ def judge(story: Story, text: str, args: argparse.Namespace, dedup: Dedup, all_t
 def records(story: Story, fmt: str, prompt_words: str = "used") -> list[dict]:
     """The prompt/completion records of one story in format v1, v2 (two) or words. The words
     format lists the target words the story really uses (`prompt_words="used"`) or every word
-    the request asked for ("all"): GPT used about half of its ~100 words, and a prompt naming
-    words the completion never uses teaches the model that listed words are optional."""
+    the request asked for ("all"): GPT used about a quarter of its ~100 words (mean coverage
+    0.23 in the first run), and a prompt naming words the completion never uses teaches the
+    model that listed words are optional."""
     targets = story.used if fmt == "words" and prompt_words == "used" else story.targets
     request = GenerationRequest(targets=targets, genres=story.genres, style=story.style)
     common = {"custom_id": story.custom_id, "title": story.title, "n1_density": story.n1_density,

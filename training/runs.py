@@ -117,7 +117,8 @@ def list_runs(root: Path) -> list[dict]:
         return []
     runs = []
     for d in root.iterdir():
-        if not d.is_dir() or not any((d / f).exists() for f in (CONFIG, STATUS, METRICS, REQUEST, LAUNCH)):
+        # not config.json alone: every model folder has one (a run writes status.json at once)
+        if not d.is_dir() or not any((d / f).exists() for f in (STATUS, METRICS, REQUEST, LAUNCH)):
             continue
         status = read_status(d)
         runs.append({"name": d.name, "path": d, "status": status,

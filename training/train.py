@@ -210,6 +210,8 @@ def progress_line(record: dict, total: int, seconds_per_step: float | None, sess
     if est["remaining_seconds"] is None:
         return line + ", time left not measured yet"
     sessions = est["sessions"]
+    if not est["remaining_steps"]:
+        return f"{line} {seconds_per_step:.2f} s/step, last step"
     return (f"{line} {seconds_per_step:.2f} s/step, about {math.ceil(est['remaining_seconds'] / 60)} min left"
             f" = {sessions} more session{'' if sessions == 1 else 's'} of {session_minutes:g} min")
 
