@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import Dataset, DatasetDict
-from google.protobuf import text_format
 from streamlit.testing.v1 import AppTest
 
 from core import settings
 from core.auth import hash_password
 from core.generation import registry
+from tests.test_pages_review import everything_shown as shown
 from tests.test_registry_promote import nan_weights
 from training import evaluate, launch
 from training.tiny import build_tiny, corpus_sentences
@@ -102,16 +102,6 @@ def open_as_admin(monkeypatch, runs: list[str] | None = None) -> AppTest:
         at.multiselect(key="ck_runs").set_value(runs).run()
     assert not at.exception, at.exception
     return at
-
-
-def shown(at: AppTest) -> str:
-    def walk(node):
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            yield text_format.MessageToString(proto, as_utf8=True)
-        for child in getattr(node, "children", {}).values():
-            yield from walk(child)
-    return "".join(walk(at.main))
 
 
 def table(at: AppTest):

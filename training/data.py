@@ -6,11 +6,12 @@ encoded with `add_special_tokens=False`, exactly as the generation backend feeds
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
+
+from training.runs import read_json
 
 IGNORE = -100  # label the loss skips (torch's CrossEntropyLoss ignore_index)
 # training.prepare's record format -> the prompt format a model trained on those records needs
@@ -19,14 +20,7 @@ PROMPT_FORMAT_OF = {"v1": "v1", "v2": "v2", "words": "own"}
 
 def read_report(data: str | Path) -> dict:
     """The report.json training.prepare wrote for a dataset (DIR or DIR/dataset); {} if none."""
-    for folder in (Path(data), Path(data).parent):
-        try:
-            report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(report, dict):
-            return report
-    return {}
+    return read_json(Path(data) / "report.json") or read_json(Path(data).parent / "report.json")
 
 
 def prompt_format_of(data: str | Path) -> str | None:

@@ -118,11 +118,7 @@ def aggregate(samples: list[dict]) -> dict:
 # ---- run, data, format -----------------------------------------------------------------------
 
 def read_config(run_dir: Path) -> dict:
-    try:
-        config = json.loads((Path(run_dir) / runs.CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return config if isinstance(config, dict) else {}
+    return runs.read_json(Path(run_dir) / runs.CONFIG)
 
 
 def dataset_dir(data: str | Path) -> Path:
@@ -212,19 +208,14 @@ def evaluate_checkpoint(path: Path, validation, fmt: str, reqs: list, max_length
 
 def read_eval(run_dir: Path) -> dict:
     """eval.json as a dict ({"checkpoints": {}} when missing or unreadable)."""
-    try:
-        data = json.loads((Path(run_dir) / EVAL).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
+    data = runs.read_json(Path(run_dir) / EVAL)
     if not isinstance(data.get("checkpoints"), dict):
         data["checkpoints"] = {}
     return data
 
 
 def _write_eval(run_dir: Path, data: dict) -> None:
-    runs._atomic_write(Path(run_dir) / EVAL, json.dumps(data, ensure_ascii=False, indent=1, allow_nan=True))
+    runs.atomic_write(Path(run_dir) / EVAL, json.dumps(data, ensure_ascii=False, indent=1, allow_nan=True))
 
 
 def _progress_line(name: str, entry: dict) -> str:

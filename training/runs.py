@@ -39,20 +39,25 @@ STATUS_FIELDS = ("state", "pid", "step", "total_steps", "last_checkpoint", "erro
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Write then rename, so a reader sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def read_status(run_dir: Path) -> dict:
-    """status.json as a dict; {} when it is missing or unreadable."""
+def read_json(path: Path) -> dict:
+    """A JSON object file as a dict; {} when it is missing, half-written or not an object."""
     try:
-        data = json.loads((Path(run_dir) / STATUS).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def read_status(run_dir: Path) -> dict:
+    """status.json as a dict; {} when it is missing or unreadable."""
+    return read_json(Path(run_dir) / STATUS)
 
 
 def write_status(run_dir: Path, **fields) -> dict:
@@ -68,7 +73,7 @@ def write_status(run_dir: Path, **fields) -> dict:
     status.update(fields)
     status["updated"] = time.time()
     status.setdefault("started", status["updated"])
-    _atomic_write(run_dir / STATUS, json.dumps(status, ensure_ascii=False, indent=1))
+    atomic_write(run_dir / STATUS, json.dumps(status, ensure_ascii=False, indent=1))
     return status
 
 
@@ -147,30 +152,19 @@ ACTIVE = ("starting", "running")
 
 def read_launch(run_dir: Path) -> dict:
     """launch.json as a dict; {} for a run started from the command line."""
-    try:
-        data = json.loads((Path(run_dir) / LAUNCH).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json(Path(run_dir) / LAUNCH)
 
 
 def write_launch(run_dir: Path, **fields) -> dict:
     """Merge `fields` into launch.json (atomically); return the new record."""
     record = {**read_launch(run_dir), **fields}
-    _atomic_write(Path(run_dir) / LAUNCH, json.dumps(record, ensure_ascii=False, indent=1))
+    atomic_write(Path(run_dir) / LAUNCH, json.dumps(record, ensure_ascii=False, indent=1))
     return record
 
 
 def run_config(run_dir: Path) -> dict:
     """The trainer's resolved config.json, else the page's run.json request, else {}."""
-    for name in (CONFIG, REQUEST):
-        try:
-            data = json.loads((Path(run_dir) / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            return data
-    return {}
+    return read_json(Path(run_dir) / CONFIG) or read_json(Path(run_dir) / REQUEST)
 
 
 def log_tail(run_dir: Path, lines: int = 20) -> list[str]:

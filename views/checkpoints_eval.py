@@ -44,15 +44,12 @@ def _env() -> dict[str, str]:
 
 
 def read_job(run_dir: Path) -> dict | None:
-    try:
-        job = json.loads((Path(run_dir) / JOB).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return job if isinstance(job, dict) and job.get("pid") else None
+    job = runs.read_json(Path(run_dir) / JOB)
+    return job if job.get("pid") else None
 
 
 def _write_job(run_dir: Path, job: dict) -> None:
-    runs._atomic_write(Path(run_dir) / JOB, json.dumps(job))
+    runs.atomic_write(Path(run_dir) / JOB, json.dumps(job))
 
 
 def start(run_dir: Path, names: list[str], samples: int, max_new_tokens: int) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import settings
-from training import launch
+from training import launch, runs
 from training.data import prompt_format_of, read_report
 from training.prepare import FORMATS
 
@@ -180,10 +180,7 @@ def _start_prepare() -> None:
 
 
 def _prep_record(folder: Path) -> dict:
-    try:
-        return json.loads((folder / PREPARE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return runs.read_json(folder / PREPARE)
 
 
 def _preparations() -> list[tuple[Path, bool]]:
