@@ -15,7 +15,7 @@ from tests.batch_server import BatchServer
 from training import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path("/work/shared/corpus")
+from tests.shared import CORPUS as SHARED  # noqa: E402
 WORDS = [f"語{i:02d}" for i in range(23)]
 
 

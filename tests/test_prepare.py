@@ -13,7 +13,7 @@ import pytest
 from training.prepare import REASONS, PrepareError, halves, parse_story, prepare, read_word_lists
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path("/work/shared/corpus")
+from tests.shared import CORPUS  # noqa: E402
 
 # N1-dense sentences built here: templates filled at random per story, so two stories share
 # few character 5-grams (the near-duplicate check must not fire on them).
