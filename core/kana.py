@@ -24,6 +24,14 @@ def is_kana(text: str) -> bool:
     return bool(text) and all(c in _KANA for c in text)
 
 
+_KATAKANA = set(_KATA) | set("ーヽヾ・ヷヸヹヺ")
+
+
+def is_katakana(text: str) -> bool:
+    """True for a non-empty string of katakana (and ー) only."""
+    return bool(text) and all(c in _KATAKANA for c in text)
+
+
 def has_kanji(text: str) -> bool:
     return any(is_kanji(c) for c in text)
 
