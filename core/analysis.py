@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 from contextlib import contextmanager
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,12 +41,6 @@ class Match:
     targets = property(lambda self: self.sense.targets)  # target words this span fulfils
     entry = property(lambda self: self.sense.entry)
 
-    def to_json(self) -> dict:
-        sense, entry = self.sense, self.sense.entry
-        return {"word": entry.word, "surface": self.surface, "reading": entry.reading, "level": sense.level,
-                "ruby": self.ruby, "start": self.start, "end": self.end, "meanings": list(entry.meanings),
-                "source": entry.source, "lists": list(sense.lists)}
-
     def __repr__(self) -> str:
         return f"Match({self.surface!r}->{self.word}/{self.level} @{self.start})"
 
@@ -58,24 +51,7 @@ class Analysis:
     matches: tuple[Match, ...]  # only the levels and lists asked for
     score: Score
 
-    def to_json(self) -> dict:
-        return {"matches": [m.to_json() for m in self.matches], "score": self.score.to_json()}
-
-    def write_json(self, out) -> None:
-        """Same document as `to_json`, streamed: each word's fixed fields are encoded once and
-        shared by all its occurrences (a 1M-character text has ~250k matches)."""
-        dumps, fixed = json.dumps, {}
-        out.write('{"matches": [')
-        for n, m in enumerate(self.matches):
-            tail = fixed.get(m.sense)
-            if tail is None:
-                e = m.sense.entry
-                tail = fixed[m.sense] = dumps({"word": e.word, "reading": e.reading, "level": m.sense.level,
-                                               "meanings": list(e.meanings), "source": e.source,
-                                               "lists": list(m.sense.lists)}, ensure_ascii=False)[1:]
-            out.write(f'{", " if n else ""}{{"surface": {dumps(m.surface, ensure_ascii=False)}, '
-                      f'"ruby": {dumps(m.ruby, ensure_ascii=False)}, "start": {m.start}, "end": {m.end}, {tail}')
-        out.write(f'], "score": {dumps(self.score.to_json(), ensure_ascii=False)}}}\n')
+    # As JSON: core.analysis_json (each word written once, matches as short rows).
 
 
 def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Sequence[ListWord]] | None = None,
@@ -156,7 +132,7 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
             fitting = [k for k in context_keys if _fits(tokens, i, k)]
             if fitting:
                 sense = index.sense(fitting + (list(sense.keys) if sense else []))
-        if sense is not None:
+        if sense is not None and not _stray(tokens, i):
             append(Match(start, end, surface, m.kana or hira(surface), m.content, sense, i, i + 1))
         i += 1
     return out
@@ -209,6 +185,23 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     return (index.sense(plain) if plain else None), affix + nominal, may_start
 
 
+def _stray(tokens: Sequence[Token], i: int) -> bool:
+    """A token that only looks like a word: one kanji glued to a person's name (志 in 志優,
+    where UniDic tags 優 a given name), or kana glued to a lone kana that UniDic could not
+    place (ひ|まり, a name it does not know, read as 一 + 鞠)."""
+    surface, start, end, _ = tokens[i]
+    glued = [t for t in (tokens[i - 1] if i else None, tokens[i + 1] if i + 1 < len(tokens) else None)
+             if t is not None and (t[2] == start or t[1] == end)]
+    if len(surface) == 1 and has_kanji(surface):
+        return any(t[3].person for t in glued)
+    if is_kana(surface):
+        return any(len(t[0]) == 1 and is_kana(t[0]) and t[3].pos1 in _STRAY_POS for t in glued)
+    return False
+
+
+_STRAY_POS = frozenset({"名詞", "記号"})
+
+
 def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:
     """Where the occurrence's own reading decides between a list's entries (たった vs ただ),
     it wins; each list decides for itself, so N1's 愛想 (あいそ) does not hide a teacher's
@@ -231,7 +224,8 @@ def _fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
         if i + 1 >= len(tokens):
             return True
         nxt = tokens[i + 1]
-        return nxt[3].pos1 not in ("助動詞", "動詞") and nxt[0] not in _CONJUGATING_NEXT
+        # 受け入れ、: a verb in its continuative form joining two clauses, not the noun
+        return nxt[3].pos1 not in ("助動詞", "動詞") and nxt[0] not in _CONJUGATING_NEXT and nxt[0] != "、"
     if key.affix == "suffix":
         return i > 0 and tokens[i - 1][2] == t[1] and tokens[i - 1][3].pos1 in NOUN_LIKE
     return i + 1 < len(tokens) and tokens[i + 1][1] == t[2] and tokens[i + 1][3].pos1 in NOUN_LIKE
@@ -260,13 +254,17 @@ def agrees(surface: str, lemma: str, entry: Entry) -> bool:
 def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index: Index) -> list[Key]:
     """The keys of a multi-morpheme span that its spelling agrees with (see `agrees`). A kana
     span is not a word that UniDic reads as one token when it stands alone (なるべく): split
-    in two (仲人と|なる|べく) it is other words."""
+    in two (仲人と|なる|べく) it is other words. A noun + particle entry (先に) after a
+    modifier is that noun and its particle."""
     if not keys:
         return keys
     surface = "".join(t[0] for t in tokens[i:stop])
     lemma = "".join(t[3].lemma for t in tokens[i:stop])
     if is_kana(surface) and _one_token(surface):
         return []
+    if i and tokens[i][3].pos1 == "名詞" and tokens[stop - 1][3].pos1 == "助詞" \
+            and (tokens[i - 1][0] == "の" or tokens[i - 1][3].pos1 == "連体詞"):
+        return []  # 団地の先に, その先に: a modified noun and its particle, not the adverb 先に
     return [k for k in keys if agrees(surface, lemma, index.entries[k.entry])]
 
 

@@ -29,7 +29,7 @@ class Morph:
     hiragana; `lemma` has UniDic's '-gloss' suffix removed (私-代名詞 -> 私)."""
 
     __slots__ = ("pos1", "pos2", "lemma", "lform", "orth_base", "kana", "kana_base", "goshu", "readings",
-                 "base_readings", "content")
+                 "base_readings", "content", "person")
 
     def __init__(self, pos1: str, pos2: str, lemma: str, lform: str, orth_base: str, kana: str,
                  kana_base: str, goshu: str):
@@ -40,6 +40,7 @@ class Morph:
         self.base_readings = frozenset(r for r in (self.lform, self.kana_base, hira(orth_base)) if r)
         self.readings = self.base_readings | ({self.kana} if self.kana else set())
         self.content = is_content(pos1, pos2, lemma, bool(lform or kana))
+        self.person = False  # a person's name or part of one (UniDic: 固有名詞,人名)
 
     def __repr__(self) -> str:
         return f"Morph({self.lemma}/{self.pos1}/{self.kana})"
@@ -58,10 +59,10 @@ def tagger() -> fugashi.Tagger:
 
 
 # MeCab formats each morpheme itself (C speed) with only the fields we read: surface, pos1,
-# pos2, lForm, lemma, orthBase, goshu, kana, kanaBase. ASCII unit/record separators keep the
+# pos2, lForm, lemma, orthBase, goshu, kana, kanaBase, pos3. ASCII unit/record separators keep the
 # output unambiguous; they are blanked out of the input first.
 _F, _R = "\x1f", "\x1e"
-_FIELDS = ("%m", "%f[0]", "%f[1]", "%f[6]", "%f[7]", "%f[10]", "%f[12]", "%f[17]", "%f[18]")
+_FIELDS = ("%m", "%f[0]", "%f[1]", "%f[6]", "%f[7]", "%f[10]", "%f[12]", "%f[17]", "%f[18]", "%f[2]")
 _BLANK_SEPARATORS = str.maketrans(_F + _R, "  ")
 
 
@@ -70,7 +71,7 @@ def _fast_tagger() -> fugashi.GenericTagger:
     import unidic_lite
 
     node = _F.join(_FIELDS) + _R
-    unk = _F.join(("%m", "%f[0]", "%f[1]") + ("",) * 6) + _R
+    unk = _F.join(("%m", "%f[0]", "%f[1]") + ("",) * 7) + _R
     # An empty output-format-type makes MeCab use our formats instead of the dicrc's.
     return fugashi.GenericTagger(f"-d {unidic_lite.DICDIR} -r /dev/null --output-format-type= "
                                  f"--node-format={node} --unk-format={unk} --eos-format=")
@@ -86,6 +87,7 @@ def _morph(record: str, surface: str) -> Morph:
         m = Morph(f[1], f[2] or "*", f[4].partition("-")[0] or f[4], f[3], f[5], f[7], f[8], f[6])
     else:  # unknown to the dictionary: no lemma or reading
         m = Morph(f[1], f[2] or "*", surface, "", surface, "", "", "")
+    m.person = f[9] == "人名"
     if len(_memo) >= _MEMO_LIMIT:
         _memo.clear()
     _memo[record] = m
