@@ -233,3 +233,95 @@ def test_prepare_on_the_real_sample(tmp_path):
     assert report.lines == 40 and report.kept >= 32
     assert report.without_targets == 0 and report.mean_density > 8
     assert sum(report.stories_per_split.values()) == report.kept
+
+
+# ---- real Batch output: every way GPT wrote its headers (tests/data/batch_header_variants.jsonl) ----
+
+VARIANTS = ROOT / "tests" / "data" / "batch_header_variants.jsonl"
+LOOSE = {"min_chars": 50, "min_density": 0.0, "val": 0.0, "test": 0.0}  # the fixture's stories are short
+# custom_id -> (style, genres) the header grammar must read; "" / () where the header names none
+HEADERS = {
+    "b01": ("文学風", ("乙女", "異能力")),  # 乙女×異能力
+    "b02": ("論述風", ("学園", "バトル")),  # **文体分類：** 論述風
+    "b03": ("論述風", ("恋愛", "学園")),  # **文体分類：論述風** / ジャンル：恋愛・学園**
+    "b04": ("文学風", ("恋愛", "異能力")),  # ### headings, ## 本文 without a colon
+    "b05": ("文学風", ("学園", "恋愛")),  # the first run's own shape: 設定, score lines
+    "b06": ("評論風", ("学園", "異能力")),  # ／
+    "b07": ("文学風", ("恋愛", "乙女")),  # 、
+    "b08": ("文学風", ("乙女", "恋愛")),  # と
+    "b09": ("評論風", ("学園", "異能力")),  # 『評論風』, 「学園」×「異能力」
+    "b10": ("文学風", ("バトル", "ハーレム")),  # half-width colons, spaces around ×
+    "b11": ("論述風", ("バトル", "異能力")),  # half-width kana labels, full-width spaces
+    "b12": ("文学風", ("乙女", "恋愛")),  # blank lines everywhere, the genre on the line after its label
+    "b13": ("", ("異能力", "バトル")),  # <文学風／評論風／論述風>: the choices copied, no style
+    "b14": ("評論風", ()),  # <選ばれた2つのテーマを明記>: no genre
+    "b15": ("", ()),  # 童話風 / ファンタジー: neither
+    "b16": ("評論風", ("乙女", "バトル")),  # second run: 本文（上半分）／（下半分）, 【前情提要】
+    "b17": ("文学風", ("学園", "異能力")),  # second run in Markdown, the summary on the header's line
+    "b18": ("文学風", ("学園", "恋愛")),  # no 本文：, a --- rule after 設定
+    "b19": ("論述風", ("ハーレム", "学園")),  # a {custom_id, text} line
+}
+FAILED = {"malformed_json": 2, "failed_request": 2, "wrong_format": 1, "unparseable": 1, "bad_header": 1}
+
+
+def variant_answers() -> dict[str, str]:
+    from training.prepare import read_output
+    return {json.loads(raw)["custom_id"]: text for _, raw, text, _ in read_output(VARIANTS) if text is not None}
+
+
+@pytest.mark.parametrize("cid", HEADERS)
+def test_header_grammar_reads_every_variant(cid):
+    from core.generation.base import STYLES
+    from core.generation.prompts import genres_of, style_of
+
+    title, style, genre, text, parts = parse_story(variant_answers()[cid])
+    assert ((style_of(style) if style_of(style) in STYLES else ""), genres_of(genre)) == HEADERS[cid]
+    assert title and "**" not in title + text and "：" not in text[:20] and "---" not in text
+    assert "語彙使用" not in text and "設定" not in text
+    assert (parts is not None) == (cid in ("b16", "b17"))
+
+
+def test_real_batch_keeps_every_readable_story_and_counts_each_reason(tmp_path):
+    report = prepare(VARIANTS, tmp_path / "d", format="v1", **LOOSE)
+    readable = {cid for cid, (style, genres) in HEADERS.items() if style or genres}
+    assert report.lines == 25 and report.kept == len(readable) == 18
+    assert report.dropped == {r: FAILED.get(r, 0) for r in REASONS}
+    rows = train_rows(tmp_path / "d")
+    assert set(rows) == readable
+    rejects = [json.loads(x) for x in (tmp_path / "d" / "rejects.jsonl").read_text("utf-8").splitlines()]
+    assert {r["custom_id"]: r["reason"] for r in rejects if r["custom_id"].startswith(("b", "u"))} == \
+        {"b15": "bad_header", "u01": "unparseable"}
+    assert report.unknown == {"style": 1, "genre": 1} and report.warnings() == []
+    assert rows["b01"]["prompt"] == "以下は乙女・異能力ジャンルの文学風文体で書かれた、N1単語を多く含む短編小説です："
+
+
+def test_unknown_style_or_genre_is_kept_and_said_in_the_record(tmp_path):
+    prepare(VARIANTS, tmp_path / "d", format="v2", **LOOSE)
+    rows = {(r["custom_id"], r["part"]): r for r in map(json.loads, (tmp_path / "d" / "train.jsonl")
+                                                         .read_text("utf-8").splitlines())}
+    assert rows["b13", "first"]["unknown"] == "style" and "異能力×バトルジャンルの不明文体で" in rows["b13", "first"]["prompt"]
+    assert rows["b14", "first"]["unknown"] == "genre" and "は不明ジャンルの評論風文体で" in rows["b14", "first"]["prompt"]
+    assert rows["b01", "first"]["unknown"] == "" and rows["b16", "second"]["prompt"].endswith(
+        "【前情提要】：異国の少女が騎士団に現れ、その剣技で団員たちを圧倒した。")
+    assert rows["b17", "second"]["completion"].startswith("放課後、美咲は思い切って")
+
+
+def test_one_reason_over_a_fifth_of_the_batch_is_one_line_on_the_command_line(tmp_path):
+    failed = [json.dumps({"custom_id": f"x{i}", "response": {"status_code": 429}, "error": None}) for i in range(8)]
+    batch = tmp_path / "out.jsonl"
+    batch.write_text(VARIANTS.read_text("utf-8") + "\n".join(failed) + "\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "training.prepare", "--batch-output", str(batch), "--out",
+                          str(tmp_path / "d"), "--min-chars", "50", "--min-density", "0"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    warnings = [x for x in run.stdout.splitlines() if x.startswith("warning:")]
+    assert warnings == [f"warning: failed_request rejected 10 of 33 lines (30%): requests the Batch API answered "
+                        f"with an error; see {tmp_path / 'd' / 'rejects.jsonl'}."]
+
+
+def test_nothing_kept_names_the_reason_that_took_the_batch(tmp_path):
+    batch = tmp_path / "out.jsonl"
+    batch.write_text("".join(out_line(f"s{i}", "タイトル：題\n文体分類：童話風\nジャンル：SF\n本文：\n" + body(i)) + "\n"
+                             for i in range(3)), encoding="utf-8")
+    with pytest.raises(PrepareError, match=r"bad_header rejected 3 of 3 lines: answers whose headers name neither"):
+        prepare(batch, tmp_path / "d")

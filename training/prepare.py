@@ -5,14 +5,18 @@
         [--min-density 5.0] [--max-repeat 0.2] [--val 0.05] [--test 0.05]
 
 Reads OpenAI Batch output lines (or the simpler {"custom_id", "text"} lines), parses both answer
-formats of the original project, analyses each story and drops, in this order, the first rule
+formats of the original project with the header grammar of core.generation.prompts.parse_answer
+(labels in full or half width, Markdown bold and headings, 「」『』<> around values, genre pairs
+joined by × ・ ／ 、 と or spaces), analyses each story and drops, in this order, the first rule
 that fails:
 
     malformed_json    the line is not a JSON object
     wrong_format      JSON, but neither a Batch output line nor {"custom_id", "text"}
     failed_request    response.status_code != 200, or `error` set
-    unparseable       no 本文： (or --- rule) header, or an empty body
-    bad_header        the style or genre is not one of STYLES / GENRES
+    unparseable       no headers above the story (本文：, or a --- rule or text below タイトル and
+                      the others), or an empty body
+    bad_header        the headers name neither one of STYLES nor any of GENRES (a story with one
+                      of the two is kept; its records say which is unknown and its prompt says 不明)
     too_short         body shorter than --min-chars characters
     too_long          body longer than --max-chars characters
     low_density       N1 density below --min-density
@@ -22,7 +26,8 @@ that fails:
 
 Every dropped line goes to DIR/rejects.jsonl with its reason, line number, custom_id and the
 raw line. Kept stories become records in DIR/dataset (datasets.DatasetDict) and
-DIR/{train,validation,test}.jsonl; DIR/report.json has the counts, means and arguments.
+DIR/{train,validation,test}.jsonl; DIR/report.json has the counts, means and arguments. A reason
+that drops more than 20% of the lines gets one warning line (here and on the Training page).
 
 v2 on a first-run story (no halves): the body is cut at the sentence end nearest its middle
 and the summary of the first half is its first sentence.
@@ -36,22 +41,35 @@ import re
 import sys
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.analysis import analyze
-from core.generation.base import GENRES, STYLES, GenerationRequest
+from core.generation.base import STYLES
 from core.generation.pipeline import repeated_sentence_rate
-from core.generation.prompts import (own_format, parse_answer, published_v1, published_v2_first,
-                                     published_v2_second, style_of)
+from core.generation.prompts import (Subject, genres_of, own_format, parse_answer, published_v1,
+                                     published_v2_first, published_v2_second, style_of)
 
 FORMATS = ("v1", "v2", "words")
 PROMPT_WORDS = ("used", "all")  # which target words the words format puts in the prompt
 REASONS = ("malformed_json", "wrong_format", "failed_request", "unparseable", "bad_header", "too_short",
            "too_long", "low_density", "repetitive", "near_duplicate")
+EXPLAIN = {  # what a reason's rejects are, for the warning line
+    "malformed_json": "lines that are not JSON objects (a cut or corrupted file?)",
+    "wrong_format": "JSON lines that are neither Batch output nor {custom_id, text}",
+    "failed_request": "requests the Batch API answered with an error",
+    "unparseable": "answers with no headers above the story, or no story",
+    "bad_header": "answers whose headers name neither a known style nor a known genre",
+    "too_short": "stories shorter than --min-chars",
+    "too_long": "stories longer than --max-chars",
+    "low_density": "stories below --min-density",
+    "repetitive": "stories above --max-repeat repeated sentences",
+    "near_duplicate": "near-copies of stories already kept",
+}
+HEAVY = 0.2  # a reason dropping more than this share of the lines is worth a warning
 SPLITS = ("train", "validation", "test")
-COLUMNS = ("prompt", "completion", "custom_id", "title", "part", "n1_density", "coverage", "chars")
+COLUMNS = ("prompt", "completion", "custom_id", "title", "part", "unknown", "n1_density", "coverage", "chars")
 JACCARD = 0.8  # near-duplicate threshold on character 5-gram sets
 
 
@@ -69,6 +87,7 @@ class Story:
     genres: tuple[str, ...] = ()
     body: str = ""
     halves: tuple[str, str, str] | None = None  # (first, summary, second) of a second-run answer
+    unknown: str = ""  # "style" or "genre": the header did not name one (the prompt says 不明)
     targets: tuple[str, ...] = ()
     used: tuple[str, ...] = ()  # the targets the story really uses, in the request's order
     n1_density: float = 0.0
@@ -89,6 +108,7 @@ class Report:
     mean_density: float | None = None
     mean_coverage: float | None = None
     mean_chars: float | None = None
+    unknown: dict[str, int] | None = None  # kept stories whose header named no style / no genre
     out: str = ""
 
     def to_json(self) -> dict:
@@ -96,8 +116,21 @@ class Report:
 
     def table(self) -> str:
         rows = [("lines read", self.lines)] + [(r, self.dropped.get(r, 0)) for r in REASONS]
-        rows += [("kept", self.kept)] + [(f"  {s} (records)", self.splits.get(s, 0)) for s in SPLITS]
+        rows += [("kept", self.kept)] + [(f"  {k} unknown", n) for k, n in (self.unknown or {}).items()]
+        rows += [(f"  {s} (records)", self.splits.get(s, 0)) for s in SPLITS]
         return "\n".join(f"{name:<22}{n:>7}" for name, n in rows)
+
+    def warnings(self) -> list[str]:
+        return heavy_reasons(self.to_json())
+
+
+def heavy_reasons(report: Mapping) -> list[str]:
+    """One sentence per reason that dropped more than HEAVY of a report's lines (report.json's
+    dict): a batch that loses a fifth of its stories to one rule needs a look, not a shrug."""
+    lines, dropped = report.get("lines") or 0, report.get("dropped") or {}
+    rejects = Path(report["out"]) / "rejects.jsonl" if report.get("out") else "rejects.jsonl"
+    return [f"{reason} rejected {n} of {lines} lines ({n / lines:.0%}): {EXPLAIN[reason]}; see {rejects}."
+            for reason in REASONS if lines and (n := dropped.get(reason) or 0) / lines > HEAVY]
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -156,45 +189,28 @@ def read_word_lists(path: Path) -> dict[str, tuple[str, ...]]:
 
 # ---- parsing --------------------------------------------------------------------------------
 
-_SECOND = re.compile(r"^[ \t]*本文[（(](?:下半分|後半)[)）][ \t]*[：:][ \t　]*\n?"
-                     r"(?:[ \t]*【前情提要】[：:][ \t　]*([^\n]*)\n)?", re.M)
-_FIRST = re.compile(r"^[ \t]*本文[（(](?:上半分|前半)[)）]", re.M)
-_SCORE = re.compile(r"^\s*[（(【]?(?:語彙使用|使用語彙|語彙数|スコア)", re.M)
-
-
 def parse_story(text: str) -> tuple[str, str, str, str, tuple[str, str, str] | None] | None:
-    """(title, style, genre, body, halves) of an answer in either format; None without a body.
-    parse_answer drops the 設定： paragraph, which sits above 本文：."""
-    clean = re.sub(r"^[ \t]*#+[ \t]*", "", text.replace("**", ""), flags=re.M)
-    second = _SECOND.search(clean) if _FIRST.search(clean) else None
-    if second is None:
-        p = parse_answer(text)
-        return (p.title, p.style, p.genre, p.body, None) if p.ok and p.body else None
-    p = parse_answer(clean[:second.start()])
-    rest = _SCORE.split(clean[second.end():], maxsplit=1)[0].strip()
-    summary = (second.group(1) or "").strip()
-    if not (p.ok and p.body and rest):
+    """(title, style, genre, body, halves) of an answer in either format, style and genre as
+    written; None without a body. The one header grammar is prompts.parse_answer's."""
+    p = parse_answer(text)
+    if not (p.ok and p.body):
         return None
-    return p.title, p.style, p.genre, p.body + "\n\n" + rest, (p.body, summary, rest)
-
-
-def genres_of(genre: str) -> tuple[str, ...]:
-    """'恋愛・異能力', '学園／恋愛', '<恋愛・学園>' -> known GENRES, in order."""
-    parts = re.split(r"[・／/、,＆&\s]+", genre.strip("<>〈〉『』「」 "))
-    return tuple(dict.fromkeys(g for g in parts if g in GENRES))
+    two = p.halves if p.halves and p.halves[0] and p.halves[2] else None  # both halves, or none
+    return p.title, p.style, p.genre, p.body, two
 
 
 def halves(story: Story) -> tuple[str, str, str]:
     """(first, summary, second): the answer's own halves, else the body cut at the sentence end
-    nearest its middle, summarised by the first sentence of the first half."""
+    nearest its middle; a missing summary is the first sentence of the first half."""
     if story.halves:
-        return story.halves
-    body = story.body
-    ends = [m.end() for m in re.finditer(r"[。！？!?][」』]*", body) if m.end() < len(body)]
-    cut = min(ends, key=lambda i: abs(i - len(body) / 2)) if ends else len(body) // 2
-    first, second = body[:cut].strip(), body[cut:].strip()
+        first, summary, second = story.halves
+    else:
+        body = story.body
+        ends = [m.end() for m in re.finditer(r"[。！？!?][」』]*", body) if m.end() < len(body)]
+        cut = min(ends, key=lambda i: abs(i - len(body) / 2)) if ends else len(body) // 2
+        first, summary, second = body[:cut].strip(), "", body[cut:].strip()
     m = re.match(r"[^。！？!?]*[。！？!?」』]*", first)
-    return first, (m.group(0).strip() if m else first), second
+    return first, summary or (m.group(0).strip() if m else first), second
 
 
 # ---- filtering ------------------------------------------------------------------------------
@@ -253,9 +269,10 @@ def judge(story: Story, text: str, args: argparse.Namespace, dedup: Dedup, all_t
     if parsed is None:
         return "unparseable"
     story.title, style, genre, story.body, story.halves = parsed
-    story.style, story.genres = style_of(style), genres_of(genre)
-    if story.style not in STYLES or not story.genres:
+    story.style, story.genres = style_of(style) if style_of(style) in STYLES else "", genres_of(genre)
+    if not story.style and not story.genres:
         return "bad_header"
+    story.unknown = "" if story.style and story.genres else "genre" if story.style else "style"
     story.chars = len(re.sub(r"\s", "", story.body))
     if story.chars < args.min_chars:
         return "too_short"
@@ -280,9 +297,9 @@ def records(story: Story, fmt: str, prompt_words: str = "used") -> list[dict]:
     0.23 in the first run), and a prompt naming words the completion never uses teaches the
     model that listed words are optional."""
     targets = story.used if fmt == "words" and prompt_words == "used" else story.targets
-    request = GenerationRequest(targets=targets, genres=story.genres, style=story.style)
-    common = {"custom_id": story.custom_id, "title": story.title, "n1_density": story.n1_density,
-              "coverage": story.coverage, "chars": story.chars}
+    request = Subject(genres=story.genres, style=story.style, targets=targets)
+    common = {"custom_id": story.custom_id, "title": story.title, "unknown": story.unknown,
+              "n1_density": story.n1_density, "coverage": story.coverage, "chars": story.chars}
     if fmt == "v2":
         first, summary, second = halves(story)
         return [{"prompt": published_v2_first(request), "completion": first, "part": "first", **common},
@@ -305,7 +322,8 @@ def save(out: Path, parts: dict[str, list[dict]]) -> None:
     from datasets import Dataset, DatasetDict, Features, Value
 
     features = Features({"prompt": Value("string"), "completion": Value("string"), "custom_id": Value("string"),
-                         "title": Value("string"), "part": Value("string"), "n1_density": Value("float64"),
+                         "title": Value("string"), "part": Value("string"), "unknown": Value("string"),
+                         "n1_density": Value("float64"),
                          "coverage": Value("float64"), "chars": Value("int64")})
     for name, rows in parts.items():
         with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
@@ -353,7 +371,9 @@ def prepare(batch_output: str | Path, out: str | Path, batch_input: str | Path |
     if lines == 0:
         raise PrepareError(f"{batch_output} has no lines.")
     if not kept:
-        raise PrepareError(f"No story of {batch_output} passed the filters; see {out / 'rejects.jsonl'}.")
+        worst = max(REASONS, key=lambda r: dropped[r])
+        raise PrepareError(f"No story of {batch_output} passed the filters ({worst} rejected {dropped[worst]} of "
+                           f"{lines} lines: {EXPLAIN[worst]}); see {out / 'rejects.jsonl'}.")
     by_split = split(kept, seed, val, test)
     save(out, {name: [r for s in by_split[name] for r in records(s, format, prompt_words)] for name in SPLITS})
     report = Report(
@@ -363,7 +383,8 @@ def prepare(batch_output: str | Path, out: str | Path, batch_input: str | Path |
         stories_per_split={name: len(by_split[name]) for name in SPLITS},
         without_targets=sum(1 for s in kept if not s.targets) if batch_input else len(kept),
         mean_density=_mean([s.n1_density for s in kept]), mean_coverage=_mean([s.coverage for s in kept]),
-        mean_chars=_mean([s.chars for s in kept]), out=str(out))
+        mean_chars=_mean([s.chars for s in kept]), out=str(out),
+        unknown={k: sum(1 for s in kept if s.unknown == k) for k in ("style", "genre")})
     (out / "report.json").write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", "utf-8")
     return report
 
@@ -401,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(report.table())
+    for line in report.warnings():
+        print(f"warning: {line}")
     out = Path(report.out)
     print(f"dataset: {out / 'dataset'}\njsonl:   {out}/{{train,validation,test}}.jsonl\n"
           f"rejects: {out / 'rejects.jsonl'}\nreport:  {out / 'report.json'}")

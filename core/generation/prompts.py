@@ -3,13 +3,19 @@
 A model sees the prompt format it was fine-tuned with or it writes junk, so the format is a
 property of the model in the registry: "v1" / "v2" for the published rinna fine-tunes, "own"
 for models trained by `training/`, "chat" for API models.
+
+The answers of API models (and of the original project's Batch runs) carry headers: タイトル,
+文体分類, ジャンル, 設定, 本文 (or 本文（上半分）／（下半分） with a 【前情提要】 line). `parse_answer`
+reads them with one tolerant grammar, shared by the API backend, story import and
+training.prepare, so a header GPT writes another way is read the same everywhere.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-from core.generation.base import STYLES, GenerationRequest
+from core.generation.base import GENRES, STYLES, GenerationRequest
 
 FORMATS = ("v1", "v2", "own", "chat")
 SENTENCE_ENDS = "。！？!?」』"
@@ -18,6 +24,12 @@ SENTENCE_ENDS = "。！？!?」』"
 _HEAD = "以下は{genre}ジャンルの{style}文体で書かれた、N1単語を多く含む短編小説です："
 V2_FIRST = "\nこれは短編小説の前半部分です："
 V2_SECOND = "\nこれは短編小説の後半部分です。\n【前情提要】：{summary}"
+# The genre pair as each model saw it in training. The original data scripts copied the answer's
+# ジャンル line into the prompt: in the first run (v1) GPT chose the pair and wrote it 恋愛・学園
+# (954 of 1,000 answers, the rest the same pair dressed in ** or <>, or joined by ／ or 、); the
+# second run's requests dictated 乙女×バトル, so every v2 prompt has ×. "own" keeps ・.
+GENRE_JOINERS = {"v1": "・", "v2": "×", "own": "・"}
+UNKNOWN = "不明"  # what a training prompt says for a style or genre its answer's header did not name
 
 _STYLE_DESCRIPTIONS = {
     "文学風": "文学風（文芸寄り） - 比喩や抽象的な表現を交え、心理描写を丁寧に行う落ち着いた文体",
@@ -26,23 +38,42 @@ _STYLE_DESCRIPTIONS = {
 }
 
 
-def published_v1(request: GenerationRequest) -> str:
-    return _HEAD.format(genre=request.genre, style=request.style)
+@dataclass(frozen=True)
+class Subject:
+    """What a prompt names, for a training record: unlike a GenerationRequest its style may be ""
+    and its genres () when the answer's header did not say; the prompt then writes 不明."""
+
+    genres: tuple[str, ...] = ()
+    style: str = ""
+    targets: tuple[str, ...] = ()
 
 
-def published_v2_first(request: GenerationRequest) -> str:
-    return published_v1(request) + V2_FIRST
+def genre_text(genres: tuple[str, ...], fmt: str = "v1") -> str:
+    """The genre pair the way format `fmt` was trained on: 恋愛・学園 (v1, own), 恋愛×学園 (v2)."""
+    return GENRE_JOINERS[fmt].join(genres) or UNKNOWN
 
 
-def published_v2_second(request: GenerationRequest, summary: str) -> str:
-    return published_v1(request) + V2_SECOND.format(summary=summary.strip())
+def _head(fmt: str, request: GenerationRequest | Subject) -> str:
+    return _HEAD.format(genre=genre_text(request.genres, fmt), style=request.style or UNKNOWN)
 
 
-def own_format(request: GenerationRequest) -> str:
-    """The project's own format (models trained by training/): the published line plus the
-    target words, so a model learns to use the words it is given."""
+def published_v1(request: GenerationRequest | Subject) -> str:
+    return _head("v1", request)
+
+
+def published_v2_first(request: GenerationRequest | Subject) -> str:
+    return _head("v2", request) + V2_FIRST
+
+
+def published_v2_second(request: GenerationRequest | Subject, summary: str) -> str:
+    return _head("v2", request) + V2_SECOND.format(summary=summary.strip())
+
+
+def own_format(request: GenerationRequest | Subject) -> str:
+    """The project's own format (models trained by training/): the v1 line plus the target
+    words, so a model learns to use the words it is given."""
     words = "、".join(request.targets) if request.targets else "（指定なし）"
-    return f"{published_v1(request)}\n【使用語彙】：{words}\n【本文】："
+    return f"{_head('own', request)}\n【使用語彙】：{words}\n【本文】："
 
 
 def chat_messages(request: GenerationRequest, chars: int = 1500) -> list[dict[str, str]]:
@@ -72,37 +103,170 @@ def prompt_for(fmt: str, request: GenerationRequest) -> str:
     raise ValueError(f"{fmt!r} is not a completion prompt format")
 
 
+# ---- reading answers --------------------------------------------------------------------------
+# Every line is read NFKC-normalised (full-width colons, letters, spaces and half-width kana
+# become one form) with Markdown bold, headings, quote and list marks taken off. A header is a
+# label with an optional (part), then a colon and its value, or the end of the line (the value is
+# on the next line); a label in 【】 may skip the colon. Values lose ** and enclosing 「」『』<>【】.
+
+_LABELS = {"タイトル": "title", "題名": "title", "文体分類": "style", "文体スタイル": "style", "文体": "style",
+           "ジャンル": "genre", "設定": "setting", "本文": "body"}
+_HEADER = re.compile(r"(?P<open>[\[【])?(?P<label>" + "|".join(sorted(_LABELS, key=len, reverse=True)) +
+                     r")(?P<close>[\]】])? *(?P<part>\([^)]*\))? *(?P<colon>:)?")
+_SECOND_PART = re.compile(r"下|後")  # 本文（下半分）, 本文（後半）
+_SUMMARY = re.compile(r"[\[【]?前情提要[\]】]? *:")
+_SCORE = re.compile(r"[\[【(]?(?:語彙使用|使用語彙|語彙数|使用した語彙|スコア)")
+_RULE = re.compile(r"(?:[-*_=―—─━] *){3,}")
+_DRESS = re.compile(r"^(?:#+|>|[-*+•](?= ))? *")
+_PAIRS = {"「": "」", "『": "』", "<": ">", "〈": "〉", "《": "》", "【": "】", "[": "]", '"': '"', "“": "”"}
+_GENRE = re.compile("|".join(sorted(GENRES, key=len, reverse=True)))
+
+
 @dataclass(frozen=True)
 class ParsedAnswer:
     title: str
-    style: str
-    genre: str
+    style: str  # as written, dressing removed ('新聞・評論風'); style_of maps it to STYLES
+    genre: str  # as written ('乙女×異能力'); genres_of reads the pair from it
     body: str
-    ok: bool  # False: the headers were missing and `body` is the raw answer
+    ok: bool  # False: no body was found and `body` is the raw answer
+    halves: tuple[str, str, str] | None = None  # (first, summary, second): 本文（上半分）／（下半分）
 
 
-_FIELD = {"title": r"タイトル", "style": r"文体(?:分類)?", "genre": r"ジャンル"}
-_BODY = re.compile(r"^\s*本文[^：:\n]*[：:]\s*", re.M)
+@dataclass(frozen=True)
+class _Line:
+    raw: str
+    kind: str  # header, blank, rule, summary, score or text
+    field: str = ""  # a header's: title, style, genre, setting, body (本文, 本文（上半分）) or second
+    value: str = ""  # what follows a header's (or summary's) colon, as written
+
+
+def _read_line(raw: str) -> _Line:
+    norm = unicodedata.normalize("NFKC", raw).strip()
+    if _RULE.fullmatch(norm):
+        return _Line(raw, "rule")
+    norm = _DRESS.sub("", norm.replace("**", "").replace("__", "").strip(), count=1)
+    if not norm:
+        return _Line(raw, "blank")
+    m = _HEADER.match(norm)
+    if m and (m["colon"] or m.end() == len(norm) or (m["open"] and m["close"])):
+        field = _LABELS[m["label"]]
+        if field == "body" and m["part"] and _SECOND_PART.search(m["part"]):
+            field = "second"
+        value = _after(raw, "：:" if m["colon"] else "】]］") if m.end() < len(norm) else ""
+        return _Line(raw, "header", field, value)
+    if _SUMMARY.match(norm):
+        return _Line(raw, "summary", value=_after(raw, "：:"))
+    return _Line(raw, "score" if _SCORE.match(norm) else "text")
+
+
+def _after(raw: str, marks: str) -> str:
+    """What follows the first of `marks` in the raw line: a header's value as written."""
+    at = min((i for i in map(raw.find, marks) if i >= 0), default=-1)
+    return raw[at + 1:] if at >= 0 else ""
+
+
+def clean_value(value: str) -> str:
+    """A header value without Markdown, spaces or an enclosing 「」『』<>【】 pair."""
+    value = value.replace("**", "").replace("__", "").strip(" \t　")
+    while len(value) >= 2 and _PAIRS.get(value[0]) == value[-1] and value[-1] not in value[1:-1]:
+        value = value[1:-1].strip(" \t　")
+    return value
+
+
+def _read_headers(lines: list[_Line], find_start: bool) -> tuple[dict[str, str], int | None]:
+    """The header fields, and (with `find_start`, for an answer without a 本文 header) the line
+    its body starts on: after a rule, or the first text after the headers and the 設定
+    paragraph; None when it has no header at all. A '# 題' heading above the headers stands in
+    for a missing タイトル."""
+    fields, awaiting, setting, start, heading = {}, "", False, None, ""
+    for i, line in enumerate(lines):
+        if line.kind == "header":
+            value = clean_value(line.value)
+            fields.setdefault(line.field, value)
+            awaiting = line.field if not value and line.field != "setting" else ""
+            setting = line.field == "setting"
+        elif line.kind == "blank":
+            setting = False
+        elif awaiting and line.kind == "text":  # a label alone on its line: the value is the next line
+            fields[awaiting], awaiting = clean_value(line.raw), ""
+        elif fields and not setting and find_start:
+            start = i + 1 if line.kind == "rule" else i
+            break
+        elif not fields and not heading and line.raw.lstrip().startswith("#"):
+            heading = clean_value(_DRESS.sub("", line.raw.strip(), count=1))
+    if heading and not fields.get("title"):
+        fields["title"] = heading
+    return fields, start
+
+
+def _parts(lines: list[_Line]) -> list[list[_Line]]:
+    """The body's lines cut at each 本文 header (its text after the colon kept) and ended by
+    the first score line (語彙使用数：…)."""
+    parts: list[list[_Line]] = [[]]
+    for line in lines:
+        if line.kind == "score":
+            break
+        if line.kind == "header" and line.field in ("body", "second"):
+            parts.append([])
+            line = _read_line(line.value)
+        parts[-1].append(line)
+    return [p for p in parts if any(line.kind not in ("blank", "rule") for line in p)]
+
+
+def _summary(part: list[_Line]) -> tuple[str, list[_Line]]:
+    """A second half's 【前情提要】 (its first line, the value maybe on the next) and the rest."""
+    filled = [i for i, line in enumerate(part) if line.kind != "blank"]
+    if not filled or part[filled[0]].kind != "summary":
+        return "", part
+    if value := clean_value(part[filled[0]].value):
+        return value, part[filled[0] + 1:]
+    if len(filled) < 2:
+        return "", []
+    return clean_value(part[filled[1]].raw), part[filled[1] + 1:]
+
+
+def _text(part: list[_Line]) -> str:
+    """Body lines without rules at either end, Markdown heading marks and bold."""
+    while part and part[0].kind in ("blank", "rule"):
+        part = part[1:]
+    while part and part[-1].kind in ("blank", "rule"):
+        part = part[:-1]
+    return "\n".join(re.sub(r"^[ \t]*#+[ \t]*", "", line.raw).replace("**", "") for line in part).strip()
 
 
 def parse_answer(text: str) -> ParsedAnswer:
-    """Split a headed answer (タイトル：『…』 / 文体分類： / ジャンル： / 設定： / 本文：) into its
-    parts. A malformed answer is kept whole with ok=False, never dropped."""
-    text = re.sub(r"^[ \t]*#+[ \t]*", "", text.replace("**", ""), flags=re.M)  # markdown dressing
-    found = {}
-    for name, label in _FIELD.items():
-        m = re.search(rf"^\s*{label}\s*[：:]\s*(.+?)\s*$", text, re.M)
-        found[name] = m.group(1).strip() if m else ""
-    found["title"] = found["title"].strip("『』「」 ")
-    # Some answers put a --- rule between the setting and the story instead of 本文：.
-    body = _BODY.search(text) or (re.search(r"^\s*-{3,}\s*$\n?", text, re.M) if found["title"] else None)
-    if not body:
-        return ParsedAnswer(found["title"], found["style"], found["genre"], text.strip(), False)
-    rest = text[body.end():]
-    # A self-reported score line or a second-half header is not part of the story.
-    rest = re.split(r"^\s*[（(【]?(?:語彙使用|使用語彙|語彙数|スコア)", rest, maxsplit=1, flags=re.M)[0]
-    rest = re.sub(r"^\s*本文[^：:\n]*[：:]\s*(【前情提要】[：:][^\n]*\n)?", "", rest, flags=re.M)
-    return ParsedAnswer(found["title"], found["style"], found["genre"], rest.strip(), True)
+    """Split a headed answer into title, style, genre and body, and the halves of a two-half
+    answer. The body starts after the first 本文 header; an answer without one starts it after
+    a rule or at the first text below its headers. A malformed answer is kept whole with
+    ok=False, never dropped."""
+    lines = [_read_line(raw) for raw in text.splitlines()]
+    at = next((i for i, line in enumerate(lines) if line.kind == "header" and line.field == "body"), None)
+    fields, start = _read_headers(lines[:at], find_start=at is None)
+    title, style, genre = (fields.get(k, "") for k in ("title", "style", "genre"))
+    start = at if at is not None else start
+    if start is None:
+        return ParsedAnswer(title, style, genre, text.strip(), False)
+    parts = _parts(lines[start:])
+    if len(parts) < 2:
+        return ParsedAnswer(title, style, genre, _text(parts[0]) if parts else "", True)
+    summary, second = _summary(parts[1])
+    halves = (_text(parts[0]), summary, "\n\n".join(_text(p) for p in [second] + parts[2:]))
+    return ParsedAnswer(title, style, genre, halves[0] + "\n\n" + halves[2], True, halves)
+
+
+def style_of(name: str) -> str:
+    """The one of STYLES an answer's 文体分類 names ('新聞・評論風', '**論述風**' -> '評論風',
+    '論述風'); `name` itself when it names none or several (a copied list of choices)."""
+    norm = unicodedata.normalize("NFKC", name)
+    found = [s for s in STYLES if s.rstrip("風") in norm]
+    return found[0] if len(found) == 1 else name
+
+
+def genres_of(genre: str) -> tuple[str, ...]:
+    """The GENRES an answer's ジャンル names, in its order, however joined (×, ・, ／, 、, と,
+    spaces) or dressed; () when it names none, or more than two (a copied list of choices)."""
+    found = tuple(dict.fromkeys(_GENRE.findall(unicodedata.normalize("NFKC", genre))))
+    return found if len(found) <= 2 else ()
 
 
 def trim_to_sentence(text: str) -> str:
@@ -113,8 +277,3 @@ def trim_to_sentence(text: str) -> str:
         return text
     # A closing quote right after a sentence end belongs to that sentence.
     return text[:cut + 1]
-
-
-def style_of(name: str) -> str:
-    """Map an answer's 文体分類 back to one of STYLES ('新聞・評論風' -> '評論風')."""
-    return next((s for s in STYLES if s.rstrip("風") in name), name)
