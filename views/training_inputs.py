@@ -16,7 +16,7 @@ import streamlit as st
 from core import settings
 from training import launch, runs
 from training.data import prompt_format_of, read_report
-from training.prepare import FORMATS
+from training.prepare import FORMATS, heavy_reasons
 
 PUBLISHED_BASE = "rinna/japanese-gpt2-medium"  # the base the original project fine-tuned
 OTHER = "__other__"
@@ -136,7 +136,10 @@ def pick_dataset() -> None:
                  "records: " + ", ".join(f"{n} {name}" for name, n in splits.items())]
         if info.get("mean_density") is not None:
             parts.append(f"mean N1 density {info['mean_density']}")
+        parts += [f"{n} with no {what} in the header" for what, n in (info.get("unknown") or {}).items() if n]
         st.caption(" · ".join(parts))
+        for line in heavy_reasons(info):  # a fifth of the batch lost to one rule: say it where it is chosen
+            st.warning(line)
     key = _format_key(data)
     st.selectbox("Prompt format", PROMPT_FORMATS, index=PROMPT_FORMATS.index(key.removeprefix("tr_format_")),
                  key=key, help="How the dataset's prompts are written; recorded with the run so generation "
