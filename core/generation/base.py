@@ -54,7 +54,8 @@ class GenerationRequest:
 
     @property
     def genre(self) -> str:
-        """The genre pair as the published models' prompts write it: 恋愛・異能力."""
+        """The genre pair as stories show and store it: 恋愛・異能力. Prompts write it the way
+        each model was trained (prompts.genre_text: 恋愛×異能力 for v2)."""
         return "・".join(self.genres)
 
     def with_seed(self, seed: int | None) -> GenerationRequest:
