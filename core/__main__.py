@@ -60,7 +60,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     targets = [t for t in (args.targets or "").replace("、", ",").split(",") if t.strip()]
     result = analyze(text, levels=levels, lists=lists, targets=targets)
     if args.json:
-        result.write_json(sys.stdout)
+        from core.analysis_json import dumps
+
+        sys.stdout.write(dumps(result) + "\n")
     elif args.html:
         from core.render import page
 
@@ -219,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--list", action="append", help="a custom word list to use too (repeatable)")
     a.add_argument("--targets", help="comma-separated target words for the coverage score")
     out = a.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print matches and score as JSON")
+    out.add_argument("--json", action="store_true",
+                     help="print text, words, matches and score as JSON (schema in the README)")
     out.add_argument("--html", action="store_true", help="print a highlighted HTML page")
     a.add_argument("--furigana", action="store_true", help="with --html: readings over the marked words")
     a.set_defaults(func=cmd_analyze)

@@ -10,6 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from core.analysis_json import MatchRecord, read_matches
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,27 +21,42 @@ def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
                           env=env, cwd=ROOT, timeout=120)
 
 
-def test_analyze_json_from_stdin_has_matches_and_score():
+def matches(stdout: bytes) -> dict[str, MatchRecord]:
+    """The --json document's matches by surface, read back through its schema."""
+    return {m.surface: m for m in read_matches(json.loads(stdout))}
+
+
+def test_analyze_json_from_stdin_has_words_matches_and_score():
     r = cli("analyze", "--json", "-", stdin="部長は部下に報告を促した。".encode())
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    m = next(m for m in out["matches"] if m["word"] == "促す")
-    assert (m["surface"], m["reading"], m["level"], m["start"], m["end"]) == ("促し", "うながす", "N1", 9, 11)
-    assert "meanings" in m and out["score"]["unique_n1"] == 2
+    assert (out["format"], out["version"], out["text"]) == ("nonestory-analysis", 2, "部長は部下に報告を促した。")
+    w = next(i for i, w in enumerate(out["words"]) if w["word"] == "促す")
+    assert (out["words"][w]["reading"], out["words"][w]["level"]) == ("うながす", "N1")
+    assert [9, 11, w, "うながし"] in out["matches"]  # ruby written: it differs from the headword's
+    assert out["score"]["unique_n1"] == 2
+
+
+def test_analyze_json_writes_each_word_once():
+    r = cli("analyze", "--json", "-", stdin="状況を把握。状況を把握。".encode())
+    out = json.loads(r.stdout)
+    assert [w["word"] for w in out["words"]] == ["状況", "把握"]
+    assert out["matches"] == [[0, 2, 0], [3, 5, 1], [6, 8, 0], [9, 11, 1]]
 
 
 def test_analyze_levels_filter_and_file_argument(tmp_path):
     f = tmp_path / "story.txt"
     f.write_text("部長は部下に報告を促した。", encoding="utf-8")
     r = cli("analyze", "--levels", "N1", "--json", str(f))
-    assert {m["level"] for m in json.loads(r.stdout)["matches"]} == {"N1"}
+    assert {m.level for m in matches(r.stdout).values()} == {"N1"}
 
 
-def test_analyze_reads_shift_jis_file(tmp_path):
+def test_analyze_reads_shift_jis_file_and_offsets_index_decoded_text(tmp_path):
     f = tmp_path / "sjis.txt"
-    f.write_bytes("状況を把握した。".encode("cp932"))
+    f.write_bytes("はい。\r\n状況を把握した。".encode("cp932"))
     r = cli("analyze", "--json", str(f))
     assert r.returncode == 0 and json.loads(r.stdout)["score"]["unique_n1"] == 1
+    assert matches(r.stdout)["把握"].start == 7  # the text newline-normalised, as the document carries it
 
 
 def test_analyze_html_escapes_script(tmp_path):
@@ -86,8 +103,8 @@ def test_vocab_import_xlsx_then_use_list_in_analyze(tmp_path):
     assert "3 words" in r.stdout.decode()
     assert "class-a\t3" in cli("vocab", "list").stdout.decode()
     r = cli("analyze", "--list", "class-a", "--json", "-", stdin="睡眠薬の後、会議を再開した。".encode())
-    levels = {m["surface"]: m for m in json.loads(r.stdout)["matches"]}
-    assert "class-a" in levels["薬"]["lists"] and "class-a" in levels["再開"]["lists"]
+    found = matches(r.stdout)
+    assert "class-a" in found["薬"].lists and "class-a" in found["再開"].lists
 
 
 def test_vocab_import_bad_file_leaves_existing_list_intact(tmp_path):
