@@ -263,6 +263,8 @@ def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index
     base = "".join(t[0] for t in tokens[i:stop - 1]) + tokens[stop - 1][3].orth_base  # 持って, 活かした -> 活かす
     if is_kana(surface) and _one_token(surface):
         return []
+    if stop < len(tokens) and tokens[stop - 1][0] == "に" and _compound_particle(tokens, stop - 1):
+        return []  # それ|によって: the に begins a compound particle, it does not end それに
     if i and tokens[i][3].pos1 == "名詞" and tokens[stop - 1][3].pos1 == "助詞" \
             and (tokens[i - 1][0] == "の" or tokens[i - 1][3].pos1 == "連体詞"):
         return []  # 団地の先に, その先に: a modified noun and its particle, not the adverb 先に
