@@ -117,7 +117,7 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
         resolved = memo.get(m)
         if resolved is None:
             resolved = memo[m] = _resolve(m, surface, index)
-        sense, context_keys, may_start = resolved
+        sense, context_keys, may_start, stray = resolved
         # Could tokens i, i+1 begin a multi-morpheme entry? Cheap checks before the search.
         if may_start and (surface in forms or i + 1 < n and (
                 (m.lemma, tokens[i + 1][3].lemma) in pairs or surface + tokens[i + 1][0] in prefixes
@@ -132,7 +132,7 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
             fitting = [k for k in context_keys if _fits(tokens, i, k)]
             if fitting:
                 sense = index.sense(fitting + (list(sense.keys) if sense else []))
-        if sense is not None and not _stray(tokens, i):
+        if sense is not None and not (stray and _stray(tokens, i, stray)):
             append(Match(start, end, surface, m.kana or hira(surface), m.content, sense, i, i + 1))
         i += 1
     return out
@@ -158,11 +158,11 @@ def _compound_particle(tokens: Sequence[Token], i: int) -> bool:
 
 def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[Key], bool]:
     """A morpheme's match wherever it occurs, the keys that depend on neighbours (affixes,
-    verb stems used as nouns), and whether it can begin a multi-morpheme entry. (A Morph is
-    memoised per surface too.)"""
+    verb stems used as nouns), whether it can begin a multi-morpheme entry, and which
+    `_stray` test its surface needs (0: none). (A Morph is memoised per surface too.)"""
     may_start = m.lemma in index.multi or surface in index.prefixes
     if m.pos1 in FUNCTION_POS:
-        return None, [], may_start
+        return None, [], may_start, 0
     keys = index.single.get(m.lemma, [])
     if m.orth_base != m.lemma and m.orth_base in index.single:
         keys = keys + index.single[m.orth_base]
@@ -183,23 +183,24 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     plain = _exact_first(plain, m, index)
     plain += [k for k in keys if k.affix and AFFIX_POS[k.affix] == m.pos1]
     affix = [k for k in keys if k.affix and m.pos1 == "名詞"]
-    return (index.sense(plain) if plain else None), affix + nominal, may_start
+    stray = _KANJI_STRAY if len(surface) == 1 and has_kanji(surface) else _KANA_STRAY if is_kana(surface) else 0
+    return (index.sense(plain) if plain else None), affix + nominal, may_start, stray
 
 
-def _stray(tokens: Sequence[Token], i: int) -> bool:
+def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
     """A token that only looks like a word: one kanji glued to a person's name (志 in 志優,
     where UniDic tags 優 a given name), or kana glued to a lone kana that UniDic could not
-    place (ひ|まり, a name it does not know, read as 一 + 鞠)."""
-    surface, start, end, _ = tokens[i]
-    glued = [t for t in (tokens[i - 1] if i else None, tokens[i + 1] if i + 1 < len(tokens) else None)
-             if t is not None and (t[2] == start or t[1] == end)]
-    if len(surface) == 1 and has_kanji(surface):
-        return any(t[3].person for t in glued)
-    if is_kana(surface):
-        return any(len(t[0]) == 1 and is_kana(t[0]) and t[3].pos1 in _STRAY_POS for t in glued)
+    place (ひ|まり, a name it does not know, read as 一 + 鞠). `kind` says which test applies."""
+    _, start, end, _ = tokens[i]
+    for t in (tokens[i - 1] if i and tokens[i - 1][2] == start else None,
+              tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1][1] == end else None):
+        if t is not None and (t[3].person if kind == _KANJI_STRAY else
+                              len(t[0]) == 1 and t[3].pos1 in _STRAY_POS and is_kana(t[0])):
+            return True
     return False
 
 
+_KANJI_STRAY, _KANA_STRAY = 1, 2
 _STRAY_POS = frozenset({"名詞", "記号"})
 
 
