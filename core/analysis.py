@@ -106,18 +106,20 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
     i, n = 0, len(tokens)
     while i < n:
         surface, start, end, m = tokens[i]
-        if surface.endswith("に") and i + 1 < n and _compound_particle(tokens, i):
-            i += 2  # によって, に対して, において...: grammar, not the N1 words 依って, 対する
-            continue
-        if surface in _OPEN and i and tokens[i - 1][2] == start:
-            close = _gloss_end(tokens, i)
-            if close:  # 朔也（さくや）: a reading written out after kanji, not the word さく
-                i = close
-                continue
         resolved = memo.get(m)
         if resolved is None:
             resolved = memo[m] = _resolve(m, surface, index)
         sense, context_keys, may_start, stray = resolved
+        if stray > _KANA_STRAY:  # a particle に (or a conjunction ending in it), or an opening bracket
+            if stray & _NI and i + 1 < n and _compound_particle(tokens, i):
+                i += 2  # によって, に対して, において...: grammar, not the N1 words 依って, 対する
+                continue
+            if stray & _OPENING and i and tokens[i - 1][2] == start:
+                close = _gloss_end(tokens, i)
+                if close:  # 朔也（さくや）: a reading written out after kanji, not the word さく
+                    i = close
+                    continue
+            stray &= _KANJI_STRAY | _KANA_STRAY
         # Could tokens i, i+1 begin a multi-morpheme entry? Cheap checks before the search.
         if may_start and (surface in forms or i + 1 < n and (
                 (m.lemma, tokens[i + 1][3].lemma) in pairs or surface + tokens[i + 1][0] in prefixes
@@ -149,8 +151,8 @@ _CONJUGATING_NEXT = frozenset({"て", "で", "ては", "ても", "ながら", "�
 def _compound_particle(tokens: Sequence[Token], i: int) -> bool:
     nxt = tokens[i + 1]
     # MeCab sometimes fuses に into the word before it (それに, the conjunction): still a particle.
-    if (tokens[i][0] != "に" or tokens[i][3].pos1 != "助詞") and tokens[i][3].pos1 != "接続詞" \
-            or nxt[3].lemma not in _COMPOUND_PARTICLE_VERBS:
+    if nxt[3].lemma not in _COMPOUND_PARTICLE_VERBS or not (
+            tokens[i][0] == "に" and tokens[i][3].pos1 == "助詞" or tokens[i][3].pos1 == "接続詞"):
         return False
     after = tokens[i + 2][0] if i + 2 < len(tokens) else ""
     return after in ("て", "で", "た") or nxt[3].lemma in ("関する", "対する", "因る", "依る")
@@ -158,9 +160,13 @@ def _compound_particle(tokens: Sequence[Token], i: int) -> bool:
 
 def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[Key], bool]:
     """A morpheme's match wherever it occurs, the keys that depend on neighbours (affixes,
-    verb stems used as nouns), whether it can begin a multi-morpheme entry, and which
-    `_stray` test its surface needs (0: none). (A Morph is memoised per surface too.)"""
+    verb stems used as nouns), whether it can begin a multi-morpheme entry, and which context
+    test it needs (0: none; see _KANJI_STRAY). (A Morph is memoised per surface too.)"""
     may_start = m.lemma in index.multi or surface in index.prefixes
+    if surface in _OPEN:
+        return None, [], may_start, _OPENING
+    if surface == "に" and m.pos1 == "助詞":
+        return None, [], may_start, _NI
     if m.pos1 in FUNCTION_POS:
         return None, [], may_start, 0
     keys = index.single.get(m.lemma, [])
@@ -184,6 +190,8 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     plain += [k for k in keys if k.affix and AFFIX_POS[k.affix] == m.pos1]
     affix = [k for k in keys if k.affix and m.pos1 == "名詞"]
     stray = _KANJI_STRAY if len(surface) == 1 and has_kanji(surface) else _KANA_STRAY if is_kana(surface) else 0
+    if m.pos1 == "接続詞" and surface.endswith("に"):
+        stray |= _NI  # それに: MeCab may have fused the particle of によって into it
     return (index.sense(plain) if plain else None), affix + nominal, may_start, stray
 
 
@@ -200,7 +208,9 @@ def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
     return False
 
 
-_KANJI_STRAY, _KANA_STRAY = 1, 2
+# What `_resolve` says a token needs checked in context: `_stray`'s two tests, or (for tokens
+# that are never words themselves) a compound particle or a reading gloss starting there.
+_KANJI_STRAY, _KANA_STRAY, _NI, _OPENING = 1, 2, 4, 8  # bits
 _STRAY_POS = frozenset({"名詞", "記号"})
 
 
@@ -208,6 +218,10 @@ def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:
     """Where the occurrence's own reading decides between a list's entries (たった vs ただ),
     it wins; each list decides for itself, so N1's 愛想 (あいそ) does not hide a teacher's
     愛想 (あいそう). Custom words given without a reading stay."""
+    sources = {index.entries[k.entry].source for k in keys}
+    if len(sources) == 1:
+        exact = [k for k in keys if k.reading in (m.kana, m.kana_base)]
+        return exact + [k for k in keys if not k.reading] if exact else keys
     by_list: dict[str, list[Key]] = {}
     for k in keys:
         by_list.setdefault(index.entries[k.entry].source, []).append(k)
@@ -259,16 +273,27 @@ def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index
     modifier is that noun and its particle."""
     if not keys:
         return keys
-    surface = "".join(t[0] for t in tokens[i:stop])
-    lemma = "".join(t[3].lemma for t in tokens[i:stop])
-    base = "".join(t[0] for t in tokens[i:stop - 1]) + tokens[stop - 1][3].orth_base  # 持って, 活かした -> 活かす
-    if is_kana(surface) and _one_token(surface):
-        return []
     if stop < len(tokens) and tokens[stop - 1][0] == "に" and _compound_particle(tokens, stop - 1):
         return []  # それ|によって: the に begins a compound particle, it does not end それに
     if i and tokens[i][3].pos1 == "名詞" and tokens[stop - 1][3].pos1 == "助詞" \
             and (tokens[i - 1][0] == "の" or tokens[i - 1][3].pos1 == "連体詞"):
         return []  # 団地の先に, その先に: a modified noun and its particle, not the adverb 先に
+    # The rest depends only on the span's morphemes (each Morph has one surface): decided once.
+    memo_key = (tuple(t[3] for t in tokens[i:stop]), tuple(keys))
+    found = index.memo.get(memo_key)
+    if found is None:
+        found = index.memo[memo_key] = _spelling_agrees(keys, tokens[i:stop], index)
+    return found
+
+
+def _spelling_agrees(keys: list[Key], span: Sequence[Token], index: Index) -> list[Key]:
+    surface = "".join(t[0] for t in span)
+    if is_kana(surface) and _one_token(surface):
+        return []
+    if not kanji_of(surface) and not is_katakana(surface):
+        return keys  # hiragana agrees with any entry (see `agrees`)
+    lemma = "".join(t[3].lemma for t in span)
+    base = "".join(t[0] for t in span[:-1]) + span[-1][3].orth_base  # 持って, 活かした -> 活かす
     return [k for k in keys if agrees(surface, (base,), lemma, index.entries[k.entry],
                                       index.variants.get(k.entry, frozenset()))]
 
@@ -374,14 +399,17 @@ def _span_reads(tokens: Sequence[Token], i: int, end: int, reading: str, folded:
     if not reading:
         return True
     last = tokens[end - 1][3]
+    head = "".join(t[3].kana for t in tokens[i:end - 1])
+    if reading in (head + last.kana_base, head + last.kana):
+        return True
     # MeCab's contextual reading can be off for a head word (何より read なんより): the
     # dictionary reading of the heads counts too.
-    heads = ("".join(t[3].kana for t in tokens[i:end - 1]), "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1]))
-    spans = {head + tail for head in heads for tail in (last.kana_base, last.kana)}
+    heads = (head, "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1]))
+    spans = {h + tail for h in heads for tail in (last.kana_base, last.kana)}
     if reading in spans or folded and fold(reading) in {fold(x) for x in spans}:  # Key.fold
         return True
     # Compound nouns voice their second part (箇条 + 書き = かじょうがき, rendaku).
-    spoken = heads[0] + last.kana_base
+    spoken = head + last.kana_base
     return all(t[3].pos1 in _COMPOUND_POS for t in tokens[i:end]) and (
         near(reading, spoken) or folded and near(fold(reading), fold(spoken)))
 
