@@ -134,7 +134,8 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
             fitting = [k for k in context_keys if _fits(tokens, i, k)]
             if fitting:
                 sense = index.sense(fitting + (list(sense.keys) if sense else []))
-        if sense is not None and not (stray and _stray(tokens, i, stray)):
+        if sense is not None and not (stray and _stray(tokens, i, stray)) \
+                and not (sense.level == "N1" and _named(tokens, i)):
             append(Match(start, end, surface, m.kana or hira(surface), m.content, sense, i, i + 1))
         i += 1
     return out
@@ -180,7 +181,8 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     conjugating = m.pos1 in ("動詞", "形容詞")
     # A verb is read by its dictionary forms only; an entry that matches its surface reading
     # (仕上げ, 自惚れ) is the noun made from it, decided by the next token.
-    found = [k for k in keys if _reads(k, m.base_readings if conjugating else m.readings, not conjugating)]
+    found = [k for k in keys if _reads(k, m.base_readings if conjugating else m.readings, not conjugating)
+             and not (m.pos1 == "動詞" and _potential(k.reading, m.lform))]
     nominal = [k for k in keys if conjugating and not k.affix and k.reading == m.kana and k not in found]
     keys = found
     # Whole words never match an affix token: さん in 田中さん, 様, 的 are grammar, not vocabulary.
@@ -210,8 +212,39 @@ def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
 
 # What `_resolve` says a token needs checked in context: `_stray`'s two tests, or (for tokens
 # that are never words themselves) a compound particle or a reading gloss starting there.
+def _named(tokens: Sequence[Token], i: int) -> bool:
+    """A rare word that can be a given name, standing bare at the head of a clause as its topic
+    or subject (真理は, 雫が, 誠も), is a character: in a story 真理は "Mari" is far likelier
+    than the N1 "truth". Common words (心は, 夢が) are common topics, so only N1 asks."""
+    surface, start, end, m = tokens[i]
+    if m.pos1 != "名詞" or len(surface) > 2 or not has_kanji(surface) or i + 1 >= len(tokens) \
+            or tokens[i + 1][0] not in ("は", "が", "も") or tokens[i + 1][1] != end:
+        return False
+    before = tokens[i - 1][0] if i else ""
+    return (not i or tokens[i - 1][2] != start or before in _CLAUSE_HEAD) and _given_name(surface)
+
+
+_CLAUSE_HEAD = frozenset({"、", "。", "「", "」", "『", "』", "と", "（", "）"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _given_name(surface: str) -> bool:
+    """UniDic reads `surface` as a given name after a family name (佐藤真理さん)."""
+    toks = tokenize_piece(f"佐藤{surface}さん")
+    return len(toks) == 3 and toks[1][3].person
+
+
 _KANJI_STRAY, _KANA_STRAY, _NI, _OPENING = 1, 2, 4, 8  # bits
 _STRAY_POS = frozenset({"名詞", "記号"})
+
+
+_E_ROW = dict(zip("うくぐすつぬぶむる", "えけげせてねべめれ"))
+
+
+def _potential(reading: str, lform: str) -> bool:
+    """`reading` is the potential form of the verb read `lform` (もてる of もつ): UniDic gives
+    持てる the lemma 持つ, so a 持てる in a text is "can hold", not the N1 持てる "be popular"."""
+    return bool(lform) and lform[-1] in _E_ROW and reading == lform[:-1] + _E_ROW[lform[-1]] + "る"
 
 
 def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:
@@ -255,8 +288,8 @@ def agrees(surface: str, forms: tuple[str, ...], lemma: str, entry: Entry, varia
     the same word (`variants`); a katakana surface (a name, a loanword) needs a kana spelling
     of the word. Only for words JMdict does not know do a shared kanji or UniDic's lemma decide."""
     spellings = [s.strip(AFFIX_MARK) for s in entry.spellings] or [entry.word]
-    if is_katakana(surface):
-        return surface in variants or any(is_kana(s) for s in spellings)
+    if is_katakana(surface):  # ショウ (a name) is not the list's ショー, ダメ is JMdict's 駄目
+        return surface in variants or hira(surface) in {hira(s) for s in spellings}
     written = kanji_of(surface)
     if not written or any(not kanji_of(s) or written <= kanji_of(s) or kanji_of(s) <= written for s in spellings):
         return True  # a kana entry, or the entry's kanji with some written in kana (取りあえず/取り敢えず)

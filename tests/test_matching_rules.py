@@ -23,6 +23,11 @@ def marks(text: str, level: str = "N1") -> dict[str, str]:
     ("澤田健と再会した。", "健", "権"),
     ("エリは静かに笑った。", "エリ", "襟"),
     ("志優は一瞬驚いた表情を見せた。", "志", "志"),
+    ("その瞬間、真理は彼の言葉に微笑んだ。", "真理", "真理"),  # a rare word that is a given name, as topic
+    ("雫が声をかけてきた。", "雫", "雫"),
+    # a potential form that UniDic gives the lemma of its verb
+    ("想いを伝える勇気が持てなかった。", "持て", "持てる"),
+    ("自信を持てるようになった。", "持てる", "持てる"),
     ("ある日、ひまりは図書館へ行った。", "まり", "鞠"),
     # reading glosses and split kana
     ("彼女の名は朔也（さくや）という。", "さく", "柵"),
@@ -47,6 +52,8 @@ def test_wrong_marks_are_gone(text, surface, wrong):
     ("多忙な状況にも関わらず、彼は来た。", "にも関わらず", "にも拘らず"),
     ("先に帰ります。", "先に", "先に"),
     ("国連に対して声明を出した。", "国連", "国連"),
+    ("我々は真理を探究する。", "真理", "真理"),  # not a clause-head topic: the word
+    ("彼の話には一片の真理がある。", "真理", "真理"),
     ("彼女は直面する状況を必死に受け入れ、前を向いた。", "受け入れ", "受け入れる"),
 ])
 def test_right_marks_in_other_spellings_stay(text, surface, word):
