@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 from contextlib import contextmanager
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from core import vocab
@@ -66,7 +66,7 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
     stats = TokenStats()
     # Chunk by chunk (cut at sentence ends, so no word spans two): a 5 MB text never exists
     # as one token list. Millions of small tuples and no cycles: collector passes are waste.
-    with _no_gc():
+    with collector_paused():
         for offset, piece in chunks(text):
             tokens = tokenize_piece(piece, offset)
             found = find_matches(tokens, index)
@@ -79,7 +79,8 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
 
 
 @contextmanager
-def _no_gc():
+def collector_paused() -> Iterator[None]:
+    """No garbage collection inside: millions of small acyclic tuples make its passes waste."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
