@@ -179,11 +179,15 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
                 and {surface, m.orth_base} & set(index.entries[k.entry].spellings)]
     keys = [k for k in keys if agrees(surface, (m.orth_base,), m.lemma, index.entries[k.entry],
                                       index.variants.get(k.entry, frozenset()))]
+    if m.pos1 == "名詞" and (surface, m.kana) in index.rare:
+        # MeCab's pick of an uncommon reading (歩を進める read ふ) is not trusted against a common
+        # word spelled the same: it is right less often than wrong.
+        keys = [k for k in keys if k.reading != m.kana]
     conjugating = m.pos1 in ("動詞", "形容詞")
     # A verb is read by its dictionary forms only; an entry that matches its surface reading
     # (仕上げ, 自惚れ) is the noun made from it, decided by the next token.
     found = [k for k in keys if _reads(k, m.base_readings if conjugating else m.readings, not conjugating)
-             and not (m.pos1 == "動詞" and _potential(k.reading, m.lform))]
+             and k.entry not in index.potential]
     nominal = [k for k in keys if conjugating and not k.affix and k.reading == m.kana and k not in found]
     keys = found
     # Whole words never match an affix token: さん in 田中さん, 様, 的 are grammar, not vocabulary.
@@ -237,15 +241,6 @@ def _given_name(surface: str) -> bool:
 
 _KANJI_STRAY, _KANA_STRAY, _NI, _OPENING = 1, 2, 4, 8  # bits
 _STRAY_POS = frozenset({"名詞", "記号"})
-
-
-_E_ROW = dict(zip("うくぐすつぬぶむる", "えけげせてねべめれ"))
-
-
-def _potential(reading: str, lform: str) -> bool:
-    """`reading` is the potential form of the verb read `lform` (もてる of もつ): UniDic gives
-    持てる the lemma 持つ, so a 持てる in a text is "can hold", not the N1 持てる "be popular"."""
-    return bool(lform) and lform[-1] in _E_ROW and reading == lform[:-1] + _E_ROW[lform[-1]] + "る"
 
 
 def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:

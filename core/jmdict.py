@@ -43,6 +43,29 @@ def variants(words: Iterable[tuple[tuple[str, ...], str]]) -> list[frozenset[str
         con.close()
 
 
+def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (kanji spelling, reading) pairs that name an uncommon word whose spelling usually
+    means a common other word: 歩 read ふ (a shogi pawn; 歩 is usually ほ, a step), 空 read
+    うつろ. JMdict marks common words (ichi1, news1, spec1...); none of the entries with this
+    reading is marked, and another entry with this spelling is."""
+    con = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True)
+    try:
+        return {(spelling, reading) for spelling, reading in pairs if _rare(con, spelling, hira(reading))}
+    finally:
+        con.close()
+
+
+def _rare(con: sqlite3.Connection, spelling: str, reading: str) -> bool:
+    words = []
+    for (idseq,) in con.execute("SELECT DISTINCT idseq FROM Kanji WHERE text = ?", (spelling,)):
+        kana = {hira(t) for (t,) in con.execute("SELECT text FROM Kana WHERE idseq = ?", (idseq,))}
+        common = con.execute("SELECT 1 FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE k.idseq = ? UNION "
+                             "SELECT 1 FROM Kana k JOIN KNP p ON p.kid = k.ID WHERE k.idseq = ?",
+                             (idseq, idseq)).fetchone() is not None
+        words.append((reading in kana, common))
+    return len(words) > 1 and not any(c for mine, c in words if mine) and any(c for mine, c in words if not mine)
+
+
 def _variants(con: sqlite3.Connection, spellings: tuple[str, ...], reading: str) -> frozenset[str]:
     out: set[str] = set()
     for spelling in spellings:

