@@ -66,16 +66,30 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
     stats = TokenStats()
     # Chunk by chunk (cut at sentence ends, so no word spans two): a 5 MB text never exists
     # as one token list. Millions of small tuples and no cycles: collector passes are waste.
+    names: set[str] = set()
     with collector_paused():
         for offset, piece in chunks(text):
             tokens = tokenize_piece(piece, offset)
-            found = find_matches(tokens, index)
+            found = find_matches(tokens, index, names)
             stats.add(tokens, found)
             matches += found
+    if names:
+        matches = _drop_names(matches, names, stats)
     shown = set(levels) | set(lists or ())
     # A word on a teacher's list that is also a JLPT word is shown when only the list is asked for.
     keep = tuple(m for m in matches if shown.intersection(m.sense.lists) or (targets and m.sense.targets))
     return Analysis(text, keep, score(text, stats, matches, targets))
+
+
+def _drop_names(matches: list[Match], names: set[str], stats: TokenStats) -> list[Match]:
+    """A character found by `_named` once (真理は at the head of a clause) is that character
+    everywhere in the text (真理を見つめ, 真理の声), not the N1 word."""
+    named = {id(m) for m in matches if m.last - m.first == 1 and m.surface in names and m.sense.level == "N1"}
+    if not named:
+        return matches
+    kept = [m for m in matches if id(m) not in named]
+    stats.content_in_matches -= sum(m.content for m in matches if id(m) in named)  # now outside any match
+    return kept
 
 
 @contextmanager
@@ -100,8 +114,9 @@ def _index(lists: tuple, targets: tuple[str, ...]) -> Index:
     return vocab.with_lists(base, dict(lists), targets) if lists or targets else base
 
 
-def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
-    """Leftmost-longest matching over the token stream."""
+def find_matches(tokens: Sequence[Token], index: Index, names: set[str] | None = None) -> list[Match]:
+    """Leftmost-longest matching over the token stream. Characters' names that show as such
+    (see `_named`) are added to `names`."""
     out: list[Match] = []
     append, pairs, forms, prefixes, memo = out.append, index.pairs, index.forms, index.prefixes, index.memo
     i, n = 0, len(tokens)
@@ -135,9 +150,12 @@ def find_matches(tokens: Sequence[Token], index: Index) -> list[Match]:
             fitting = [k for k in context_keys if _fits(tokens, i, k)]
             if fitting:
                 sense = index.sense(fitting + (list(sense.keys) if sense else []))
-        if sense is not None and not (stray and _stray(tokens, i, stray)) \
-                and not (sense.level == "N1" and _named(tokens, i)):
-            append(Match(start, end, surface, m.kana or hira(surface), m.content, sense, i, i + 1))
+        if sense is not None and not (stray and _stray(tokens, i, stray)):
+            if sense.level == "N1" and _named(tokens, i):
+                if names is not None:
+                    names.add(surface)
+            else:
+                append(Match(start, end, surface, m.kana or hira(surface), m.content, sense, i, i + 1))
         i += 1
     return out
 
@@ -179,7 +197,7 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
                 and {surface, m.orth_base} & set(index.entries[k.entry].spellings)]
     keys = [k for k in keys if agrees(surface, (m.orth_base,), m.lemma, index.entries[k.entry],
                                       index.variants.get(k.entry, frozenset()))]
-    if m.pos1 == "名詞" and (surface, m.kana) in index.rare:
+    if m.pos1 in ("名詞", "形状詞") and (surface, m.kana) in index.rare:
         # MeCab's pick of an uncommon reading (歩を進める read ふ) is not trusted against a common
         # word spelled the same: it is right less often than wrong.
         keys = [k for k in keys if k.reading != m.kana]
@@ -204,12 +222,12 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
 
 def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
     """A token that only looks like a word: one kanji glued to a person's name (志 in 志優,
-    where UniDic tags 優 a given name), or kana glued to a lone kana that UniDic could not
+    where UniDic tags 優 a given name; 穂 in 穂乃花: 乃 is only ever a name part now), or kana glued to a lone kana that UniDic could not
     place (ひ|まり, a name it does not know, read as 一 + 鞠). `kind` says which test applies."""
     _, start, end, _ = tokens[i]
     for t in (tokens[i - 1] if i and tokens[i - 1][2] == start else None,
               tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1][1] == end else None):
-        if t is not None and (t[3].person if kind == _KANJI_STRAY else
+        if t is not None and (t[3].person or t[0] == "乃" if kind == _KANJI_STRAY else
                               len(t[0]) == 1 and t[3].pos1 in _STRAY_POS and is_kana(t[0])):
             return True
     return False
@@ -318,7 +336,9 @@ def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index
 def _spelling_agrees(keys: list[Key], span: Sequence[Token], index: Index) -> list[Key]:
     surface = "".join(t[0] for t in span)
     if is_kana(surface) and _one_token(surface):
-        return []
+        return []  # UniDic reads なるべく as one word; split here (と|なる|べく), it is other words
+    if span[-1][0] == "の" and span[0][3].pos1 == "名詞":  # 本|の is a book's, not ほんの "mere"
+        keys = [k for k in keys if not (k.reading and _one_token(k.reading))]
     if not kanji_of(surface) and not is_katakana(surface):
         return keys  # hiragana agrees with any entry (see `agrees`)
     lemma = "".join(t[3].lemma for t in span)

@@ -44,10 +44,10 @@ def variants(words: Iterable[tuple[tuple[str, ...], str]]) -> list[frozenset[str
 
 
 def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (kanji spelling, reading) pairs that name an uncommon word whose spelling usually
-    means a common other word: 歩 read ふ (a shogi pawn; 歩 is usually ほ, a step), 空 read
-    うつろ. JMdict marks common words (ichi1, news1, spec1...); none of the entries with this
-    reading is marked, and another entry with this spelling is."""
+    """The (kanji spelling, reading) pairs whose spelling is also a common other word, read
+    otherwise: 歩 read ふ (a shogi pawn; 歩 is mostly ほ, a step), 実 read じつ (also み, a
+    fruit), 空 read うつろ (mostly そら). MeCab picks between such readings from little
+    context and is often wrong. JMdict marks common words (ichi1, news1, spec1...)."""
     con = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True)
     try:
         return {(spelling, reading) for spelling, reading in pairs if _rare(con, spelling, hira(reading))}
@@ -56,14 +56,14 @@ def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
 
 
 def _rare(con: sqlite3.Connection, spelling: str, reading: str) -> bool:
-    words = []
     for (idseq,) in con.execute("SELECT DISTINCT idseq FROM Kanji WHERE text = ?", (spelling,)):
         kana = {hira(t) for (t,) in con.execute("SELECT text FROM Kana WHERE idseq = ?", (idseq,))}
-        common = con.execute("SELECT 1 FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE k.idseq = ? UNION "
-                             "SELECT 1 FROM Kana k JOIN KNP p ON p.kid = k.ID WHERE k.idseq = ?",
-                             (idseq, idseq)).fetchone() is not None
-        words.append((reading in kana, common))
-    return len(words) > 1 and not any(c for mine, c in words if mine) and any(c for mine, c in words if not mine)
+        # another word, common in this very spelling (和やか is なごやか; にこやか is common
+        # only in kana, so it does not count)
+        if reading not in kana and con.execute("SELECT 1 FROM Kanji k JOIN KJP p ON p.kid = k.ID "
+                                               "WHERE k.idseq = ? AND k.text = ?", (idseq, spelling)).fetchone():
+            return True
+    return False
 
 
 def _variants(con: sqlite3.Connection, spellings: tuple[str, ...], reading: str) -> frozenset[str]:

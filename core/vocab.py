@@ -26,7 +26,7 @@ from core.tokens import tokenize
 from core.wordlists import ListWord, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 14  # bump when the derivation below changes
+INDEX_VERSION = 18  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -187,9 +187,16 @@ class Index:
         new = [e for e in self.entries if e.id not in self.variants]
         spellings = [(tuple(sp.strip(AFFIX_MARK) for sp in e.spellings), e.reading) for e in new]
         self.variants.update(zip((e.id for e in new), jmdict.variants(spellings)))
-        self.rare |= jmdict.rare_readings((sp, e.reading) for (sps, _), e in zip(spellings, new) for sp in sps
-                                          if e.reading and has_kanji(sp))
+        self.rare |= jmdict.rare_readings((form, e.reading) for (sps, _), e in zip(spellings, new) for sp in sps
+                                          if e.reading and has_kanji(sp) for form in _with_stem(sp))
         return self
+
+
+def _with_stem(spelling: str) -> tuple[str, ...]:
+    """A spelling and, when it ends in okurigana, its kanji alone: UniDic reads a bare 空 as
+    空ろ (うつろ) and 傍 as 傍ら, so the bare kanji needs the same homograph check."""
+    stem = spelling.rstrip("".join(c for c in spelling if not has_kanji(c)))
+    return (spelling, stem) if stem and stem != spelling and not is_kana(stem[-1]) else (spelling,)
 
 
 _E_ROW = dict(zip("うくぐすつぬぶむる", "えけげせてねべめれ"))

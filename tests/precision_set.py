@@ -46,14 +46,16 @@ def sha(sentence: str) -> str:
     return hashlib.sha1(sentence.encode("utf-8")).hexdigest()[:12]
 
 
-def story_sentences() -> dict[tuple[str, str], str]:
-    """(custom_id, sentence sha) -> sentence, for every story of the first run."""
+def story_sentences() -> dict[tuple[str, str], tuple[str, str, int]]:
+    """(custom_id, sentence sha) -> (sentence, its story's body, where it starts there), for
+    every story of the first run. The analyzer reads whole stories, as the app does."""
     out = {}
     with STORIES.open(encoding="utf-8") as fh:
         for line in fh:
             d = json.loads(line)
-            for s in sentences(parse_answer(d["text"]).body):
-                out[(d["custom_id"], sha(s))] = s
+            body = parse_answer(d["text"]).body
+            for s in sentences(body):
+                out[(d["custom_id"], sha(s))] = (s, body, body.find(s))
     return out
 
 

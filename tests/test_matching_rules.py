@@ -67,3 +67,11 @@ def test_right_marks_in_other_spellings_stay(text, surface, word):
 ])
 def test_variants_at_other_levels_stay(text, surface, word, level):
     assert marks(text, level).get(surface) == word
+
+
+def test_a_character_named_once_is_that_character_throughout_the_text():
+    text = "その瞬間、真理は彼の言葉に微笑んだ。明は真理を見つめた。"
+    assert "真理" not in marks(text)
+    assert marks("明は真理を見つめた。") == {"真理": "真理"}  # alone, nothing says it is a name
+    # the score counts the name as an ordinary content word, not an N1 one
+    assert analyze(text).score.n1_content == 0

@@ -4,6 +4,7 @@ right must reach the bar. Needs ../shared/corpus (skipped without it)."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import NamedTuple
 
 import pytest
 
@@ -15,13 +16,28 @@ pytestmark = pytest.mark.skipif(not precision_set.STORIES.exists(), reason="no s
 
 @pytest.fixture(scope="module")
 def marked():
-    """(judged rows of a sentence, the N1 matches the analyzer makes there now), per sentence."""
+    """(sentence, its judged rows, the N1 matches the analyzer makes there now), per sentence.
+    Each story is analysed whole, as the app does, and its matches are cut to the sentence
+    (offsets relative to the sentence, as the judges saw them)."""
     texts = precision_set.story_sentences()
+    analysed: dict[str, list] = {}
     out = []
     for key, judged in precision_set.load().items():
         assert key in texts, f"sentence {key} of the precision set is not in the corpus any more"
-        out.append((texts[key], judged, [m for m in analyze(texts[key], levels=("N1",)).matches if m.level == "N1"]))
+        sentence, body, at = texts[key]
+        if key[0] not in analysed:
+            analysed[key[0]] = [m for m in analyze(body, levels=("N1",)).matches if m.level == "N1"]
+        inside = [_Shifted(m.start - at, m.end - at, m.surface, m.word) for m in analysed[key[0]]
+                  if at <= m.start and m.end <= at + len(sentence)]
+        out.append((sentence, judged, inside))
     return out
+
+
+class _Shifted(NamedTuple):
+    start: int
+    end: int
+    surface: str
+    word: str
 
 
 def _tally(marked, part: str | None) -> tuple[Counter, list[str], list[str]]:
