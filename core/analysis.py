@@ -77,18 +77,23 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
         matches = _drop_names(matches, names, stats)
     shown = set(levels) | set(lists or ())
     # A word on a teacher's list that is also a JLPT word is shown when only the list is asked for.
-    keep = tuple(m for m in matches if shown.intersection(m.sense.lists) or (targets and m.sense.targets))
+    # Decided once per Sense (shared by all of a word's matches), not per match.
+    visible = {sense: bool(shown.intersection(sense.lists) or (targets and sense.targets))
+               for sense in {m.sense for m in matches}}
+    keep = tuple(m for m in matches if visible[m.sense])
     return Analysis(text, keep, score(text, stats, matches, targets))
 
 
 def _drop_names(matches: list[Match], names: set[str], stats: TokenStats) -> list[Match]:
     """A character found by `_named` once (真理は at the head of a clause) is that character
     everywhere in the text (真理を見つめ, 真理の声), not the N1 word."""
-    named = {id(m) for m in matches if m.last - m.first == 1 and m.surface in names and m.sense.level == "N1"}
-    if not named:
-        return matches
-    kept = [m for m in matches if id(m) not in named]
-    stats.content_in_matches -= sum(m.content for m in matches if id(m) in named)  # now outside any match
+    kept, dropped = [], 0
+    for m in matches:
+        if m.surface in names and m.last - m.first == 1 and m.sense.level == "N1":
+            dropped += m.content
+        else:
+            kept.append(m)
+    stats.content_in_matches -= dropped  # those content words are now outside any match
     return kept
 
 
@@ -200,7 +205,7 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     if m.pos1 in ("名詞", "形状詞") and (surface, m.kana) in index.rare:
         # MeCab's pick of an uncommon reading (歩を進める read ふ) is not trusted against a common
         # word spelled the same: it is right less often than wrong.
-        keys = [k for k in keys if k.reading != m.kana]
+        keys = [k for k in keys if k.reading != m.kana or index.entries[k.entry].level != "N1"]
     conjugating = m.pos1 in ("動詞", "形容詞")
     # A verb is read by its dictionary forms only; an entry that matches its surface reading
     # (仕上げ, 自惚れ) is the noun made from it, decided by the next token.
