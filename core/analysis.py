@@ -270,16 +270,19 @@ def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:
     """Where the occurrence's own reading decides between a list's entries (たった vs ただ),
     it wins; each list decides for itself, so N1's 愛想 (あいそ) does not hide a teacher's
     愛想 (あいそう). Custom words given without a reading stay."""
+    own = {m.kana, m.kana_base}
+    if m.kana_base.endswith("ずる") and "ず" not in m.kana:
+        own.add(m.kana_base[:-2] + "じる")  # 感じた is 感じる as much as 感ずる (演ずる is 演ずる)
     sources = {index.entries[k.entry].source for k in keys}
     if len(sources) == 1:
-        exact = [k for k in keys if k.reading in (m.kana, m.kana_base)]
+        exact = [k for k in keys if k.reading in own]
         return exact + [k for k in keys if not k.reading] if exact else keys
     by_list: dict[str, list[Key]] = {}
     for k in keys:
         by_list.setdefault(index.entries[k.entry].source, []).append(k)
     out: list[Key] = []
     for group in by_list.values():
-        exact = [k for k in group if k.reading in (m.kana, m.kana_base)]
+        exact = [k for k in group if k.reading in own]
         out += exact + [k for k in group if not k.reading] if exact else group
     return out
 
