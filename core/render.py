@@ -36,7 +36,7 @@ def render_text(analysis: Analysis, levels: Iterable[str] = LEVELS, furigana: bo
     show = set(levels)
     parts, pos, text = [], 0, analysis.text
     for m in analysis.matches:
-        if m.level in LEVELS and m.level not in show and "target" not in m.lists:
+        if m.level in LEVELS and m.level not in show and "target" not in m.lists and not on_lists(m):
             continue
         parts.append(escape(text[pos:m.start]))
         parts.append(_word(m, furigana))
@@ -45,8 +45,22 @@ def render_text(analysis: Analysis, levels: Iterable[str] = LEVELS, furigana: bo
     return f'<div class="ns-text" lang="ja">{"".join(parts)}</div>'
 
 
+def on_lists(m: Match) -> list[str]:
+    """The custom word lists (of those asked for) that have the word; they are shown even when
+    the word is also on a JLPT level that is not chosen."""
+    return [name for name in m.lists if name not in LEVELS and name != "target"]
+
+
+def label(m: Match) -> str:
+    """What a word is, for tooltips and tables: its lists, then its JLPT level (クラスA · N1)."""
+    parts = on_lists(m) + ([m.level] if m.level in LEVELS else [])
+    return " · ".join(parts) or "target word"
+
+
 def _word(m: Match, furigana: bool) -> str:
-    kind = m.level if m.level in LEVELS else ("list" if m.level else "")
+    # A teacher's list is the more specific choice: its words wear the list colour even when
+    # they are also JLPT words (the tooltip says both).
+    kind = "list" if on_lists(m) else m.level if m.level in LEVELS else ""
     classes = f"ns-w ns-{kind or 'none'}" + (" ns-target" if "target" in m.lists else "")
     body = ruby(m.surface, m.ruby) if furigana else escape(m.surface)
     return (f'<span class="{classes}" tabindex="0" data-level="{escape(m.level)}" '
@@ -57,8 +71,7 @@ def tooltip(m: Match) -> str:
     head = f"<b>{escape(m.word)}</b>"
     if m.reading and m.reading != hira(m.word):
         head += f"【{escape(m.reading)}】"
-    label = m.level or "target word"
-    lines = [f"{head} · {escape(label)}"]
+    lines = [f"{head} · {escape(label(m))}"]
     if m.meanings:
         lines.append(escape("; ".join(m.meanings[:4])))
     if m.entry.examples:

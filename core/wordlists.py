@@ -15,7 +15,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import jaconv
@@ -355,8 +355,18 @@ def _reading(cell: str) -> str:
     return ""
 
 
+# What a spreadsheet shows in a cell whose formula failed: never a meaning (the shipped N1 list
+# glosses 畳, 歳 and ヶ月 as "#NAME?").
+SHEET_ERRORS = frozenset({"#NAME?", "#VALUE!", "#REF!", "#N/A", "#DIV/0!", "#NULL!", "#NUM!", "#SPILL!", "#CALC!"})
+
+
+def meanings_of(parts: Iterable[str]) -> tuple[str, ...]:
+    """Meanings without blanks, repeats or spreadsheet error values."""
+    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip() and p.strip().upper() not in SHEET_ERRORS))
+
+
 def _meanings(cell: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(part.strip() for part in _MEANING_SEPARATORS.split(cell) if part.strip()))
+    return meanings_of(_MEANING_SEPARATORS.split(cell))
 
 
 def parse_word_list(

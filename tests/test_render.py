@@ -54,3 +54,22 @@ def test_furigana_appears_only_when_asked():
 def test_page_is_a_complete_document_for_phones():
     html = page(analyze("把握"), title="<x>")
     assert html.startswith("<!doctype html>") and 'name="viewport"' in html and "&lt;x&gt;" in html
+
+
+def test_words_on_a_chosen_custom_list_show_as_the_list_even_when_they_are_jlpt_words():
+    from core.analysis import analyze
+    from core.render import render_text
+    from core.wordlists import ListWord
+
+    lists = {"クラスA": [ListWord("愛想", ("愛想",), "あいそう", ("amiability",), 1)]}
+    a = analyze("彼女は愛想よく客を迎えた。", levels=(), lists=lists)
+    html = render_text(a, levels=())  # no JLPT level chosen, only the teacher's list
+    assert 'class="ns-w ns-list"' in html and ">愛想<" in html
+    assert "クラスA · N1" in html  # the tooltip names the list and the word's level
+
+
+def test_spreadsheet_errors_are_never_shown_as_meanings():
+    from core.analysis import analyze
+
+    m = next(m for m in analyze("六畳の部屋に住んだ。").matches if m.surface == "畳")
+    assert "#NAME?" not in m.meanings

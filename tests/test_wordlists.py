@@ -504,3 +504,11 @@ def test_module_never_imports_streamlit() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert "streamlit" not in imported
+
+
+def test_spreadsheet_error_cells_are_not_meanings():
+    from core.wordlists import parse_word_list
+
+    data = "word,reading,meaning\n愛想,あいそう,#NAME?\n畳,じょう,#VALUE!;tatami mat\n".encode()
+    words = parse_word_list(data, "list.csv", word_col="word", reading_col="reading", meaning_col="meaning")
+    assert [w.meanings for w in words] == [(), ("tatami mat",)]
