@@ -163,7 +163,12 @@ def main() -> None:
     job_id = st.session_state.get("gen_job")
     if job_id is not None:
         job = store.get_job(db, job_id)
-        live_job(job_id) if job["status"] in ACTIVE else finished_job(job)
+        # A statement, not a bare conditional expression: Streamlit's magic would write its
+        # value (None) under every story.
+        if job["status"] in ACTIVE:
+            live_job(job_id)
+        else:
+            finished_job(job)
     recent = store.list_jobs(db, profile=profile(), limit=10)
     if recent:
         with st.expander("My recent jobs"):
