@@ -203,8 +203,8 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     keys = [k for k in keys if agrees(surface, (m.orth_base,), m.lemma, index.entries[k.entry],
                                       index.variants.get(k.entry, frozenset()))]
     if m.pos1 in ("名詞", "形状詞") and (surface, m.kana) in index.rare:
-        # MeCab's pick of an uncommon reading (歩を進める read ふ) is not trusted against a common
-        # word spelled the same: it is right less often than wrong.
+        # MeCab's pick of an N1 reading (歩を進める read ふ, 実を結ぶ read じつ) is not trusted
+        # where the spelling is also a common other word: it is wrong about as often as right.
         keys = [k for k in keys if k.reading != m.kana or index.entries[k.entry].level != "N1"]
     conjugating = m.pos1 in ("動詞", "形容詞")
     # A verb is read by its dictionary forms only; an entry that matches its surface reading

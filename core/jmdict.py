@@ -44,11 +44,11 @@ def variants(words: Iterable[tuple[tuple[str, ...], str]]) -> list[frozenset[str
 
 
 def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (kanji spelling, reading) pairs that are an uncommon word in a spelling that is
-    mostly a common other word, read otherwise: 歩 read ふ (a shogi pawn; 歩 is mostly ほ, a
-    step), 空 read うつろ (mostly そら). MeCab picks between such readings from little context
-    and is then more often wrong than right. JMdict marks common words (ichi1, news1, spec1...)
-    per spelling."""
+    """The (kanji spelling, reading) pairs whose spelling is also a common other word, read
+    otherwise: 歩 read ふ (a shogi pawn; 歩 is mostly ほ, a step), 実 read じつ (also み, a
+    fruit), 心中 read しんじゅう (also しんちゅう, one's heart). MeCab picks between such
+    readings from little context and is often wrong. JMdict marks common words (ichi1, news1,
+    spec1...) per spelling."""
     con = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True)
     try:
         return {(spelling, reading) for spelling, reading in pairs if _rare(con, spelling, hira(reading))}
@@ -57,17 +57,14 @@ def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
 
 
 def _rare(con: sqlite3.Connection, spelling: str, reading: str) -> bool:
-    mine = other = False
     for (idseq,) in con.execute("SELECT DISTINCT idseq FROM Kanji WHERE text = ?", (spelling,)):
         kana = {hira(t) for (t,) in con.execute("SELECT text FROM Kana WHERE idseq = ?", (idseq,))}
         # common in this very spelling (和やか is なごやか; にこやか is common only in kana)
         common = con.execute("SELECT 1 FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE k.idseq = ? AND k.text = ?",
                              (idseq, spelling)).fetchone() is not None
-        if reading in kana:
-            mine = mine or common
-        else:
-            other = other or common
-    return other and not mine
+        if reading not in kana and common:
+            return True
+    return False
 
 
 def _variants(con: sqlite3.Connection, spellings: tuple[str, ...], reading: str) -> frozenset[str]:

@@ -26,7 +26,7 @@ from core.tokens import tokenize
 from core.wordlists import ListWord, meanings_of, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 21  # bump when the derivation below changes
+INDEX_VERSION = 22  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -92,8 +92,8 @@ class Index:
     pairs: set[tuple[str, str]] = field(default_factory=set)  # first two lemmas of each `multi` pattern
     # entry id -> every spelling JMdict gives the same word (see core.jmdict); empty: unknown to it
     variants: dict[int, frozenset[str]] = field(default_factory=dict)
-    # (kanji spelling, reading) of N1 entries that are an uncommon word whose spelling usually
-    # means a common other one (歩 ふ, the shogi pawn; 歩 is usually ほ): see jmdict.rare_readings
+    # (kanji spelling, reading) of N1 entries whose spelling is also a common other word read
+    # otherwise (歩 ふ the shogi pawn, 歩 ほ a step; 実 じつ, 実 み): see jmdict.rare_readings
     rare: set[tuple[str, str]] = field(default_factory=set)
     # Entries UniDic reads as the potential form of another verb (持てる "be popular" has the
     # lemma 持つ): in a text they are that verb's potential ("can hold"), so they never match.
@@ -187,8 +187,8 @@ class Index:
         new = [e for e in self.entries if e.id not in self.variants]
         spellings = [(tuple(sp.strip(AFFIX_MARK) for sp in e.spellings), e.reading) for e in new]
         self.variants.update(zip((e.id for e in new), jmdict.variants(spellings)))
-        # Only N1 words, the rare ones: for them MeCab's pick of the uncommon reading is more
-        # often wrong than right (歩 ふ); at easier levels it is mostly right (街 まち, 身体 からだ).
+        # Only N1 words, the rare ones: for them MeCab's pick of the reading is wrong about as
+        # often as right (歩 ふ, 心中 しんじゅう); at easier levels it is mostly right (街 まち).
         self.rare |= jmdict.rare_readings((form, e.reading) for (sps, _), e in zip(spellings, new) for sp in sps
                                           if e.level == "N1" and e.reading and has_kanji(sp)
                                           for form in _with_stem(sp))
