@@ -240,7 +240,7 @@ def prepare_section() -> None:
         for folder, alive in jobs:
             if not alive:
                 st.error(f"Preparing {folder.name} failed; the end of its log:")
-                st.code(_log_tail(folder / "prepare.log"), language=None)
+                st.code(_log_tail(folder / "prepare.log"), language=None, wrap_lines=True)  # the reason is the last line
                 st.button("Dismiss", key=f"tr_prep_dismiss_{folder.name}", on_click=_dismiss, args=(str(folder),))
         if any(alive for _, alive in jobs):
             _preparing()
