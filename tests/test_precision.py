@@ -77,10 +77,11 @@ def test_every_n1_mark_in_the_set_has_a_verdict(marked):
         "\n".join(unjudged)
 
 
-# Each part keeps the figure it reached (held-out 0.984, seen 0.997, tuning 0.995), so a change
-# that brings old errors back fails. The goal for the held-out part is 0.99 (issue 10), not yet
-# reached: README "How words are found" lists what is left.
-BARS = {"held-out": 0.98, "seen": 0.99, "tuning": 0.99}
+# Each part keeps the figure it reached (held-out 0.989 over both draws, seen 0.997, tuning
+# 0.995), so a change that brings old errors back fails. The goal for held-out matches is 0.99
+# (issue 10): the final draw reaches 0.995, both draws together 0.989; README "How words are
+# found" lists what is left.
+BARS = {"held-out": 0.985, "seen": 0.99, "tuning": 0.99}
 
 
 @pytest.mark.parametrize("part", list(BARS))
