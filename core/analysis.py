@@ -183,7 +183,7 @@ def _compound_particle(tokens: Sequence[Token], i: int) -> bool:
     return after in ("て", "で", "た") or nxt[3].lemma in ("関する", "対する", "因る", "依る")
 
 
-def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[Key], bool]:
+def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[Key], bool, int]:
     """A morpheme's match wherever it occurs, the keys that depend on neighbours (affixes,
     verb stems used as nouns), whether it can begin a multi-morpheme entry, and which context
     test it needs (0: none; see _KANJI_STRAY). (A Morph is memoised per surface too.)"""
@@ -227,8 +227,9 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
 
 def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
     """A token that only looks like a word: one kanji glued to a person's name (志 in 志優,
-    where UniDic tags 優 a given name; 穂 in 穂乃花: 乃 is only ever a name part now), or kana glued to a lone kana that UniDic could not
-    place (ひ|まり, a name it does not know, read as 一 + 鞠). `kind` says which test applies."""
+    where UniDic tags 優 a given name; 穂 in 穂乃花: 乃 is only ever a name part now), or kana
+    glued to a lone kana that UniDic could not place (ひ|まり, a name it does not know, read as
+    一 + 鞠). `kind` says which test applies."""
     _, start, end, _ = tokens[i]
     for t in (tokens[i - 1] if i and tokens[i - 1][2] == start else None,
               tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1][1] == end else None):
@@ -238,8 +239,6 @@ def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
     return False
 
 
-# What `_resolve` says a token needs checked in context: `_stray`'s two tests, or (for tokens
-# that are never words themselves) a compound particle or a reading gloss starting there.
 def _named(tokens: Sequence[Token], i: int) -> bool:
     """A rare word that can be a given name, standing bare at the head of a clause as its topic
     or subject (真理は, 雫が, 誠も), is a character: in a story 真理は "Mari" is far likelier
@@ -262,6 +261,8 @@ def _given_name(surface: str) -> bool:
     return len(toks) == 3 and toks[1][3].person
 
 
+# What `_resolve` says a token needs checked in context: `_stray`'s two tests, or (for tokens
+# that are never words themselves) a compound particle or a reading gloss starting there.
 _KANJI_STRAY, _KANA_STRAY, _NI, _OPENING = 1, 2, 4, 8  # bits
 _STRAY_POS = frozenset({"名詞", "記号"})
 
@@ -273,10 +274,6 @@ def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:
     own = {m.kana, m.kana_base}
     if m.kana_base.endswith("ずる") and "ず" not in m.kana:
         own.add(m.kana_base[:-2] + "じる")  # 感じた is 感じる as much as 感ずる (演ずる is 演ずる)
-    sources = {index.entries[k.entry].source for k in keys}
-    if len(sources) == 1:
-        exact = [k for k in keys if k.reading in own]
-        return exact + [k for k in keys if not k.reading] if exact else keys
     by_list: dict[str, list[Key]] = {}
     for k in keys:
         by_list.setdefault(index.entries[k.entry].source, []).append(k)
@@ -313,12 +310,13 @@ def agrees(surface: str, forms: tuple[str, ...], lemma: str, entry: Entry, varia
     if is_katakana(surface):  # ショウ (a name) is not the list's ショー, ダメ is JMdict's 駄目
         return surface in variants or hira(surface) in {hira(s) for s in spellings}
     written = kanji_of(surface)
-    if not written or any(not kanji_of(s) or written <= kanji_of(s) or kanji_of(s) <= written for s in spellings):
+    spelled = [kanji_of(s) for s in spellings]
+    if not written or any(not k or written <= k or k <= written for k in spelled):
         return True  # a kana entry, or the entry's kanji with some written in kana (取りあえず/取り敢えず)
     if variants:  # 群衆 is not 群集, though they share 群
         return surface in variants or any(f in variants for f in forms)
     own = kanji_of(lemma)
-    return any(kanji_of(s) & written or kanji_of(s) <= own for s in spellings)
+    return any(k & written or k <= own for k in spelled)
 
 
 def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index: Index) -> list[Key]:

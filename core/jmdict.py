@@ -8,9 +8,9 @@ only while a vocabulary index is built (the result is cached with it), never per
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from core.kana import hira, is_katakana
 
@@ -28,19 +28,21 @@ def _db_path() -> str:
     return jamdict_data.JAMDICT_DB_PATH
 
 
-def version() -> str:
-    return importlib.metadata.version("jamdict-data")
+@contextmanager
+def _database() -> Iterator[sqlite3.Connection]:
+    con = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def variants(words: Iterable[tuple[tuple[str, ...], str]]) -> list[frozenset[str]]:
     """For each (spellings, reading) pair: every kanji spelling, and every katakana spelling,
     of the JMdict entries that have one of `spellings` and (when given) `reading`. An empty set
     means JMdict does not know the word."""
-    con = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True)
-    try:
+    with _database() as con:
         return [_variants(con, spellings, hira(reading)) for spellings, reading in words]
-    finally:
-        con.close()
 
 
 def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -49,11 +51,8 @@ def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     fruit), 心中 read しんじゅう (also しんちゅう, one's heart). MeCab picks between such
     readings from little context and is often wrong. JMdict marks common words (ichi1, news1,
     spec1...) per spelling."""
-    con = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True)
-    try:
+    with _database() as con:
         return {(spelling, reading) for spelling, reading in pairs if _rare(con, spelling, hira(reading))}
-    finally:
-        con.close()
 
 
 def _rare(con: sqlite3.Connection, spelling: str, reading: str) -> bool:

@@ -36,7 +36,7 @@ def render_text(analysis: Analysis, levels: Iterable[str] = LEVELS, furigana: bo
     show = set(levels)
     parts, pos, text = [], 0, analysis.text
     for m in analysis.matches:
-        if m.level in LEVELS and m.level not in show and "target" not in m.lists and not on_lists(m):
+        if not shown(m, show):
             continue
         parts.append(escape(text[pos:m.start]))
         parts.append(_word(m, furigana))
@@ -49,6 +49,12 @@ def on_lists(m: Match) -> list[str]:
     """The custom word lists (of those asked for) that have the word; they are shown even when
     the word is also on a JLPT level that is not chosen."""
     return [name for name in m.lists if name not in LEVELS and name != "target"]
+
+
+def shown(m: Match, levels: Iterable[str]) -> bool:
+    """Marked for a reader who chose `levels`: a word at one of them, on a chosen custom list,
+    or a target word."""
+    return m.level not in LEVELS or m.level in levels or "target" in m.lists or bool(on_lists(m))
 
 
 def label(m: Match) -> str:

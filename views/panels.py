@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import Analysis
-from core.render import STYLE, label, on_lists, render_text
+from core.render import STYLE, label, render_text, shown
 from core.score import FORMULAS
 from core.vocab import LEVELS
 
@@ -52,7 +52,7 @@ def score_card(a: Analysis) -> None:
 def word_table(a: Analysis, levels: list[str]) -> pd.DataFrame:
     rows: dict[tuple, dict] = {}
     for m in a.matches:
-        if m.level in LEVELS and m.level not in levels and not on_lists(m) and "target" not in m.lists:
+        if not shown(m, levels):
             continue
         row = rows.setdefault((m.word, m.reading, m.level), {
             "word": m.word, "reading": m.reading, "level": label(m),
