@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.auth import AuthError
-    from core.store import StoreError
+    from core.errors import StoreError  # not core.store: analyze never loads DuckDB
     from core.wordlists import WordListError
 
     try:

@@ -19,8 +19,7 @@ from typing import Any
 
 import duckdb
 
-class StoreError(Exception):
-    """A database problem the user can fix; the message says how."""
+from core.errors import StoreError  # re-exported: the store's callers catch it from here
 
 
 # Forward-only migrations: index i upgrades a database from version i to i + 1.
