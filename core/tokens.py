@@ -4,18 +4,19 @@ MeCab crashes the whole process on a single string of about 1.5 million characte
 text is cut into chunks at paragraph and sentence ends before it reaches the tagger.
 
 Speed: fugashi's node objects (`node.feature` parses 29 CSV fields in Python) cost more than
-MeCab itself. Instead MeCab prints only the fields we need, one string per chunk, and running
-text repeats the same few thousand morphemes, so each distinct record is parsed once into a
-`Morph` shared by every token that has it.
+MeCab itself. Instead MeCab prints one string per chunk (each morpheme's leading whitespace,
+surface and feature CSV), and running text repeats the same few thousand morphemes, so each
+distinct record is parsed once into a `Morph` shared by every token that has it.
 """
 from __future__ import annotations
 
+import csv
 import functools
 from collections.abc import Iterator
 
 import fugashi
 
-from core.kana import hira
+from core.kana import hira, is_kana
 from core.pos import is_content
 
 MAX_CHUNK = 8_000  # characters handed to MeCab at once; far below the crash size
@@ -29,7 +30,7 @@ class Morph:
     hiragana; `lemma` has UniDic's '-gloss' suffix removed (私-代名詞 -> 私)."""
 
     __slots__ = ("pos1", "pos2", "lemma", "lform", "orth_base", "kana", "kana_base", "goshu", "readings",
-                 "base_readings", "content", "person")
+                 "base_readings", "content", "person", "glue", "surface")
 
     def __init__(self, pos1: str, pos2: str, lemma: str, lform: str, orth_base: str, kana: str,
                  kana_base: str, goshu: str):
@@ -41,9 +42,18 @@ class Morph:
         self.readings = self.base_readings | ({self.kana} if self.kana else set())
         self.content = is_content(pos1, pos2, lemma, bool(lform or kana))
         self.person = False  # a person's name or part of one (UniDic: 固有名詞,人名)
+        self.glue = 0  # GLUE_* bits: what this morpheme says about a word written against it
+        self.surface = ""  # as written: a Morph is made per MeCab record, which includes the surface
 
     def __repr__(self) -> str:
         return f"Morph({self.lemma}/{self.pos1}/{self.kana})"
+
+
+# What a morpheme tells about the word written right against it (see analysis._stray): a
+# name part (翔 in 翔太; 乃, only ever a name part now) makes a lone kanji beside it part of the
+# name; a lone kana UniDic could not place (ひ|まり) makes the kana beside it a fragment too.
+GLUE_NAME, GLUE_KANA = 1, 2
+_GLUE_KANA_POS = frozenset({"名詞", "記号"})
 
 
 # A token is a plain tuple (surface, start, end, morph) with text[start:end] == surface:
@@ -58,36 +68,51 @@ def tagger() -> fugashi.Tagger:
     return fugashi.Tagger()
 
 
-# MeCab formats each morpheme itself (C speed) with only the fields we read: surface, pos1,
-# pos2, lForm, lemma, orthBase, goshu, kana, kanaBase, pos3. ASCII unit/record separators keep the
-# output unambiguous; they are blanked out of the input first.
+# MeCab writes each morpheme as its preceding whitespace, its surface and its whole feature
+# CSV (%H: cheaper for MeCab than picking fields with %f[N]); ASCII record/unit separators keep
+# that unambiguous (they are blanked out of the input first). A record (surface + features)
+# names one morpheme and is parsed once; the whitespace gives each token's offset without
+# searching the text for it.
 _F, _R = "\x1f", "\x1e"
-_FIELDS = ("%m", "%f[0]", "%f[1]", "%f[6]", "%f[7]", "%f[10]", "%f[12]", "%f[17]", "%f[18]", "%f[2]")
-_BLANK_SEPARATORS = str.maketrans(_F + _R, "  ")
+# NUL too: MeCab reads a C string, so everything after one would be silently dropped.
+_BLANK_SEPARATORS = str.maketrans(_F + _R + "\0", "   ")
+# UniDic feature columns we read: pos1, pos2, pos3, lForm, lemma, orthBase, goshu, kana, kanaBase
+_POS1, _POS2, _POS3, _LFORM, _LEMMA, _ORTH_BASE, _GOSHU, _KANA, _KANA_BASE = 0, 1, 2, 6, 7, 10, 12, 17, 18
+_NEEDED = _KANA_BASE + 1
 
 
 @functools.cache
 def _fast_tagger() -> fugashi.GenericTagger:
     import unidic_lite
 
-    node = _F.join(_FIELDS) + _R
-    unk = _F.join(("%m", "%f[0]", "%f[1]") + ("",) * 7) + _R
+    node = f"%pS{_R}%m{_F}%H{_R}"
     # An empty output-format-type makes MeCab use our formats instead of the dicrc's.
     return fugashi.GenericTagger(f"-d {unidic_lite.DICDIR} -r /dev/null --output-format-type= "
-                                 f"--node-format={node} --unk-format={unk} --eos-format=")
+                                 f"--node-format={node} --unk-format={node} --eos-format=")
 
 
 _memo: dict[str, Morph] = {}
 
 
-def _morph(record: str, surface: str) -> Morph:
-    f = record.split(_F)
-    f += [""] * (len(_FIELDS) - len(f))  # MeCab stops at the first field an entry lacks (。 has no kana)
-    if f[4]:
-        m = Morph(f[1], f[2] or "*", f[4].partition("-")[0] or f[4], f[3], f[5], f[7], f[8], f[6])
+def _features(csv_line: str) -> list[str]:
+    f = csv_line.split(",", _NEEDED)
+    if '"' in csv_line and any(x.startswith('"') for x in f[:_NEEDED]):
+        f = next(csv.reader([csv_line]))  # a quoted field holding a comma (the lemma of ，)
+    f = ["" if x == "*" else x for x in f[:_NEEDED]]  # UniDic's "*" is an empty column
+    return f + [""] * (_NEEDED - len(f))  # unknown words and symbols have fewer columns
+
+
+def _morph(record: str) -> Morph:
+    surface, _, csv_line = record.partition(_F)
+    f = _features(csv_line)
+    if f[_LEMMA]:
+        m = Morph(f[_POS1], f[_POS2] or "*", f[_LEMMA].partition("-")[0] or f[_LEMMA], f[_LFORM],
+                  f[_ORTH_BASE], f[_KANA], f[_KANA_BASE], f[_GOSHU])
     else:  # unknown to the dictionary: no lemma or reading
-        m = Morph(f[1], f[2] or "*", surface, "", surface, "", "", "")
-    m.person = f[9] == "人名"
+        m = Morph(f[_POS1], f[_POS2] or "*", surface, "", surface, "", "", "")
+    m.person, m.surface = f[_POS3] == "人名", surface
+    m.glue = (GLUE_NAME if m.person or surface == "乃" else 0) | (
+        GLUE_KANA if len(surface) == 1 and m.pos1 in _GLUE_KANA_POS and is_kana(surface) else 0)
     if len(_memo) >= _MEMO_LIMIT:
         _memo.clear()
     _memo[record] = m
@@ -127,14 +152,14 @@ def tokenize_piece(piece: str, offset: int = 0) -> list[Token]:
     """Tokens of one chunk (at most MAX_CHUNK characters), spans shifted by `offset`."""
     out: list[Token] = []
     append, memo_get = out.append, _memo.get
-    if _F in piece or _R in piece:
+    if _F in piece or _R in piece or "\0" in piece:
         piece = piece.translate(_BLANK_SEPARATORS)  # same length: offsets stay right
-    pos, find = 0, piece.find
-    for record in _fast_tagger().parse(piece).split(_R):
-        if not record:
-            continue
-        surface = record[:record.index(_F)]
-        start = find(surface, pos)
+    parts = _fast_tagger().parse(piece).split(_R)
+    pos = offset
+    for space, record in zip(parts[0::2], parts[1::2]):  # the last part is the empty tail
+        m = memo_get(record) or _morph(record)
+        start = pos + len(space)
+        surface = m.surface
         pos = start + len(surface)
-        append((surface, offset + start, offset + pos, memo_get(record) or _morph(record, surface)))
+        append((surface, start, pos, m))
     return out

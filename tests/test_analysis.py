@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.analysis import analyze
-from core.tokens import MAX_CHUNK, chunks, tokenize
+from core.tokens import MAX_CHUNK, _features, chunks, tokenize
 from core.wordlists import ListWord
 
 
@@ -59,6 +59,22 @@ def test_spans_point_into_the_original_text_with_spaces_and_newlines():
         assert text[m.start:m.end] == m.surface
     for surface, start, end, _ in tokenize(text):
         assert text[start:end] == surface
+
+
+def test_separators_nul_commas_and_quotes_in_the_text_keep_every_word_and_offset():
+    # The tokenizer reads MeCab's output split on ASCII separators and its feature CSV (a comma
+    # or a quote is a quoted column there); MeCab stops at a NUL. None of it may lose a word.
+    text = '部下に\x00報告を促した。"状況"を、1,000回\x1f把握\x1eした。＊「*」'
+    toks = tokenize(text)
+    assert all(text[start:end] == surface for surface, start, end, _ in toks)
+    assert "".join(t[0] for t in toks) == text.replace("\x00", "").replace("\x1f", "").replace("\x1e", "")
+    by_surface = {t[0]: t[3] for t in toks}
+    assert by_surface["促し"].lemma == "促す" and by_surface["、"].pos1 == "補助記号"
+    assert by_surface["*"].orth_base == "" and by_surface["把握"].kana == "はあく"
+    assert {"報告", "促し", "状況", "把握"} <= {m.surface for m in analyze(text).matches}
+    # A quoted column holding a comma is one column; "*" is an empty one; short rows are padded.
+    row = _features('名詞,普通名詞,*,*,*,*,ア,"A,B",x')
+    assert row[:8] == ["名詞", "普通名詞", "", "", "", "", "ア", "A,B"] and len(row) == 19
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t ", "Hello, world! 12345", "😀😀😀", "<script>alert(1)</script>"])
