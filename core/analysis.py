@@ -17,7 +17,7 @@ from core import vocab
 from core.kana import has_kanji, hira, is_kana, is_katakana, kanji_of
 from core.pos import AFFIX_POS, FUNCTION_POS, NOUN_LIKE
 from core.score import Score, TokenStats, score
-from core.tokens import Morph, Token, chunks, tokenize_piece
+from core.tokens import GLUE_KANA, GLUE_NAME, Morph, Token, chunks, tokenize_piece
 from core.vocab import AFFIX_MARK, LEVELS, Entry, Index, Key, Sense
 from core.wordlists import ListWord
 
@@ -123,7 +123,7 @@ def find_matches(tokens: Sequence[Token], index: Index, names: set[str] | None =
     """Leftmost-longest matching over the token stream. Characters' names that show as such
     (see `_named`) are added to `names`."""
     out: list[Match] = []
-    append, pairs, forms, prefixes, memo = out.append, index.pairs, index.forms, index.prefixes, index.memo
+    append, memo = out.append, index.memo
     i, n = 0, len(tokens)
     while i < n:
         surface, start, end, m = tokens[i]
@@ -141,10 +141,8 @@ def find_matches(tokens: Sequence[Token], index: Index, names: set[str] | None =
                     i = close
                     continue
             stray &= _KANJI_STRAY | _KANA_STRAY
-        # Could tokens i, i+1 begin a multi-morpheme entry? Cheap checks before the search.
-        if may_start and (surface in forms or i + 1 < n and (
-                (m.lemma, tokens[i + 1][3].lemma) in pairs or surface + tokens[i + 1][0] in prefixes
-                or surface + tokens[i + 1][3].orth_base in forms)):
+        # Could tokens i, i+1 begin a multi-morpheme entry? Decided once per pair of morphemes.
+        if may_start and (may_start is _ALWAYS or i + 1 < n and _starts(m, tokens[i + 1][3], index)):
             stop, keys = _multi(tokens, i, index)
             keys = _agreeing(keys, tokens, i, stop, index)
             if keys:
@@ -163,6 +161,22 @@ def find_matches(tokens: Sequence[Token], index: Index, names: set[str] | None =
                 append(Match(start, end, surface, m.kana or hira(surface), m.content, sense, i, i + 1))
         i += 1
     return out
+
+
+_ALWAYS = 2  # `may_start` of a morpheme that spells a multi-morpheme entry by itself (一面)
+
+
+def _starts(m: Morph, after: Morph, index: Index) -> bool:
+    """Can morpheme `m` followed by `after` begin a multi-morpheme entry: by lemma sequence or
+    by written form? Remembered per pair: running text repeats a few hundred thousand pairs, and
+    most tokens that may begin an entry (た, は, に, する) begin none."""
+    key = (m, after)
+    found = index.memo.get(key)
+    if found is None:
+        surface = m.surface
+        found = index.memo[key] = ((m.lemma, after.lemma) in index.pairs or surface + after.surface in index.prefixes
+                                   or surface + after.orth_base in index.forms)
+    return found
 
 
 # Verbs that, right after the particle に, form a compound particle (によって, に対して, において,
@@ -187,7 +201,7 @@ def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[K
     """A morpheme's match wherever it occurs, the keys that depend on neighbours (affixes,
     verb stems used as nouns), whether it can begin a multi-morpheme entry, and which context
     test it needs (0: none; see _KANJI_STRAY). (A Morph is memoised per surface too.)"""
-    may_start = m.lemma in index.multi or surface in index.prefixes
+    may_start = _ALWAYS if surface in index.forms else (m.lemma in index.multi or surface in index.prefixes)
     if surface in _OPEN:
         return None, [], may_start, _OPENING
     if surface == "に" and m.pos1 == "助詞":
@@ -229,14 +243,11 @@ def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
     """A token that only looks like a word: one kanji glued to a person's name (志 in 志優,
     where UniDic tags 優 a given name; 穂 in 穂乃花: 乃 is only ever a name part now), or kana
     glued to a lone kana that UniDic could not place (ひ|まり, a name it does not know, read as
-    一 + 鞠). `kind` says which test applies."""
+    一 + 鞠). `kind` says which test applies (see tokens.GLUE_NAME, GLUE_KANA)."""
     _, start, end, _ = tokens[i]
-    for t in (tokens[i - 1] if i and tokens[i - 1][2] == start else None,
-              tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1][1] == end else None):
-        if t is not None and (t[3].person or t[0] == "乃" if kind == _KANJI_STRAY else
-                              len(t[0]) == 1 and t[3].pos1 in _STRAY_POS and is_kana(t[0])):
-            return True
-    return False
+    if i and tokens[i - 1][3].glue & kind and tokens[i - 1][2] == start:
+        return True
+    return i + 1 < len(tokens) and tokens[i + 1][3].glue & kind and tokens[i + 1][1] == end
 
 
 def _named(tokens: Sequence[Token], i: int) -> bool:
@@ -263,8 +274,7 @@ def _given_name(surface: str) -> bool:
 
 # What `_resolve` says a token needs checked in context: `_stray`'s two tests, or (for tokens
 # that are never words themselves) a compound particle or a reading gloss starting there.
-_KANJI_STRAY, _KANA_STRAY, _NI, _OPENING = 1, 2, 4, 8  # bits
-_STRAY_POS = frozenset({"名詞", "記号"})
+_KANJI_STRAY, _KANA_STRAY, _NI, _OPENING = GLUE_NAME, GLUE_KANA, 4, 8  # bits
 
 
 def _exact_first(keys: list[Key], m: Morph, index: Index) -> list[Key]:
