@@ -45,23 +45,31 @@ def variants(words: Iterable[tuple[tuple[str, ...], str]]) -> list[frozenset[str
         return [_variants(con, spellings, hira(reading)) for spellings, reading in words]
 
 
-def rare_readings(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+def rare_readings(pairs: Iterable[tuple[str, str, bool]]) -> set[tuple[str, str]]:
     """The (kanji spelling, reading) pairs whose spelling is also a common other word, read
     otherwise: 歩 read ふ (a shogi pawn; 歩 is mostly ほ, a step), 実 read じつ (also み, a
     fruit), 心中 read しんじゅう (also しんちゅう, one's heart). MeCab picks between such
     readings from little context and is often wrong. JMdict marks common words (ichi1, news1,
-    spec1...) per spelling."""
+    spec1...) per spelling. Each pair comes with `bare`: the spelling is the word's kanji
+    without its okurigana (傍 of 傍ら), which is not how the word itself is usually written;
+    then the other word need only be common in some spelling (傍 is also そば, mostly written 側)."""
     with _database() as con:
-        return {(spelling, reading) for spelling, reading in pairs if _rare(con, spelling, hira(reading))}
+        return {(spelling, reading) for spelling, reading, bare in pairs if _rare(con, spelling, hira(reading), bare)}
 
 
-def _rare(con: sqlite3.Connection, spelling: str, reading: str) -> bool:
+def _rare(con: sqlite3.Connection, spelling: str, reading: str, bare: bool) -> bool:
     for (idseq,) in con.execute("SELECT DISTINCT idseq FROM Kanji WHERE text = ?", (spelling,)):
         kana = {hira(t) for (t,) in con.execute("SELECT text FROM Kana WHERE idseq = ?", (idseq,))}
+        if reading in kana:
+            continue
         # common in this very spelling (和やか is なごやか; にこやか is common only in kana)
         common = con.execute("SELECT 1 FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE k.idseq = ? AND k.text = ?",
                              (idseq, spelling)).fetchone() is not None
-        if reading not in kana and common:
+        if not common and bare:
+            common = con.execute("SELECT 1 FROM Kanji k JOIN KJP p ON p.kid = k.ID WHERE k.idseq = ? UNION ALL "
+                                 "SELECT 1 FROM Kana k JOIN KNP p ON p.kid = k.ID WHERE k.idseq = ?",
+                                 (idseq, idseq)).fetchone() is not None
+        if common:
             return True
     return False
 

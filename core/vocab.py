@@ -26,7 +26,7 @@ from core.tokens import tokenize
 from core.wordlists import ListWord, meanings_of, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
-INDEX_VERSION = 22  # bump when the derivation below changes
+INDEX_VERSION = 23  # bump when the derivation below changes
 AFFIX_MARK = "〜"
 FUNCTION_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
 AFFIX_POS = {"prefix": "接頭辞", "suffix": "接尾辞"}
@@ -189,7 +189,7 @@ class Index:
         self.variants.update(zip((e.id for e in new), jmdict.variants(spellings)))
         # Only N1 words, the rare ones: for them MeCab's pick of the reading is wrong about as
         # often as right (歩 ふ, 心中 しんじゅう); at easier levels it is mostly right (街 まち).
-        self.rare |= jmdict.rare_readings((form, e.reading) for (sps, _), e in zip(spellings, new) for sp in sps
+        self.rare |= jmdict.rare_readings((form, e.reading, form != sp) for (sps, _), e in zip(spellings, new) for sp in sps
                                           if e.level == "N1" and e.reading and has_kanji(sp)
                                           for form in _with_stem(sp))
         return self

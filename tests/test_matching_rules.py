@@ -32,6 +32,8 @@ def marks(text: str, level: str = "N1") -> dict[str, str]:
     # reading glosses and split kana
     ("彼女の名は朔也（さくや）という。", "さく", "柵"),
     ("彼は道場のリーダーとなるべく努力した。", "なるべく", "成るべく"),
+    # a bare kanji that is also a common word read otherwise (傍 of 傍ら is mostly そば)
+    ("彼女は母の傍に寄り添った。", "傍", "傍ら"),
     # grammar, not the words it spells
     ("その言葉はそれによって意味を変えた。", "よって", "依って"),
     ("団地の先に小さな公園がある。", "先に", "先に"),
@@ -51,6 +53,7 @@ def test_wrong_marks_are_gone(text, surface, wrong):
     ("取り敢えず、話を聞こう。", "取り敢えず", "取りあえず"),
     ("多忙な状況にも関わらず、彼は来た。", "にも関わらず", "にも拘らず"),
     ("先に帰ります。", "先に", "先に"),
+    ("彼は仕事の傍ら、絵を描いた。", "傍ら", "傍ら"),  # written whole, the word itself
     ("国連に対して声明を出した。", "国連", "国連"),
     ("我々は真理を探究する。", "真理", "真理"),  # not a clause-head topic: the word
     ("彼の話には一片の真理がある。", "真理", "真理"),
