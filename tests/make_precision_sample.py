@@ -5,7 +5,10 @@ in two by line: stories 1-500 are the tuning half (read while the matching rules
 stories 501-1000 the held-out half, which nobody tuning the rules reads. This script samples
 held-out sentences and writes every N1 match in them, in context, for a person to judge:
 
-    .venv/bin/python tests/make_precision_sample.py OUT.tsv [--matches 360] [--seed 10]
+    .venv/bin/python tests/make_precision_sample.py OUT.tsv [--matches 360] [--seed 10] [--other 120]
+
+Sentences already in the set are never drawn again, so a new draw extends it. Each story is
+analysed whole, as the app and the test do, so a name found elsewhere in the story counts.
 
 Two strata, both random: `random` sentences drawn until they hold `--matches` N1 matches, and
 `other` sentences holding a match reached through another spelling or reading than the
@@ -15,6 +18,7 @@ Not collected by pytest (no test_ prefix); kept so the set can be redrawn and ex
 from __future__ import annotations
 
 import argparse
+import functools
 import csv
 import json
 import random
@@ -26,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.analysis import Match, analyze  # noqa: E402
 from core.generation.prompts import parse_answer  # noqa: E402
 from core.kana import kanji_of  # noqa: E402
-from tests.precision_set import sentences  # noqa: E402
+from tests.precision_set import load, sentences, sha  # noqa: E402
 from tests.shared import CORPUS  # noqa: E402
 
 HALVES = {"held-out": range(500, 1000), "tuning": range(0, 500)}  # 0-based line numbers
@@ -42,21 +46,36 @@ def other_spelling(m: Match) -> bool:
                    for s in spellings)
 
 
-def half_sentences(half: str) -> list[tuple[str, str]]:
+def half_sentences(half: str) -> list[tuple[str, str, str, int]]:
+    """(custom_id, sentence, its story's body, where it starts there) for the half's stories,
+    leaving out sentences already in the set."""
+    done = set(load())
     out = []
     with open(CORPUS / "stories_train1.jsonl", encoding="utf-8") as fh:
         for n, line in enumerate(fh):
             if n in HALVES[half]:
                 d = json.loads(line)
-                out += [(d["custom_id"], s) for s in sentences(parse_answer(d["text"]).body)]
+                body = parse_answer(d["text"]).body
+                out += [(d["custom_id"], s, body, body.find(s)) for s in sentences(body)
+                        if (d["custom_id"], sha(s)) not in done]
     return out
 
 
-def rows(custom_id: str, stratum: str, sentence: str) -> list[dict]:
-    return [{"custom_id": custom_id, "stratum": stratum, "sentence": sentence, "start": m.start, "end": m.end,
-             "surface": m.surface, "word": m.word, "reading": m.reading, "meanings": "; ".join(m.meanings[:3]),
-             "verdict": "", "note": ""}
-            for m in analyze(sentence, levels=("N1",)).matches if m.level == "N1"]
+@functools.lru_cache(maxsize=64)
+def _n1_in(body: str) -> tuple[Match, ...]:
+    return tuple(m for m in analyze(body, levels=("N1",)).matches if m.level == "N1")
+
+
+def n1_matches(sentence: str, body: str, at: int) -> list[Match]:
+    """The N1 matches of the whole story that lie in the sentence (offsets still the story's)."""
+    return [m for m in _n1_in(body) if at <= m.start and m.end <= at + len(sentence)]
+
+
+def rows(custom_id: str, stratum: str, sentence: str, matches: list[Match], at: int) -> list[dict]:
+    return [{"custom_id": custom_id, "stratum": stratum, "sentence": sentence, "start": m.start - at,
+             "end": m.end - at, "surface": m.surface, "word": m.word, "reading": m.reading,
+             "meanings": "; ".join(m.meanings[:3]), "verdict": "", "note": ""}
+            for m in matches]
 
 
 def main() -> int:
@@ -70,12 +89,12 @@ def main() -> int:
     pool = half_sentences(args.half)
     random.Random(args.seed).shuffle(pool)
     picked, counts = [], {"random": 0, "other": 0}
-    for custom_id, sentence in pool:
-        found = rows(custom_id, "random", sentence)
+    for custom_id, sentence, body, at in pool:
+        matches = n1_matches(sentence, body, at)
+        found = rows(custom_id, "random", sentence, matches, at)
         if found and counts["random"] < args.matches:
             stratum = "random"
-        elif any(other_spelling(m) for m in analyze(sentence, levels=("N1",)).matches if m.level == "N1") \
-                and counts["other"] < args.other:
+        elif any(other_spelling(m) for m in matches) and counts["other"] < args.other:
             stratum = "other"
         else:
             continue
