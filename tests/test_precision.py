@@ -77,11 +77,11 @@ def test_every_n1_mark_in_the_set_has_a_verdict(marked):
         "\n".join(unjudged)
 
 
-# Each part keeps the figure it reached (held-out 0.989 over both draws, seen 0.997, tuning
-# 0.995), so a change that brings old errors back fails. The goal for held-out matches is 0.99
-# (issue 10): the final draw reaches 0.995, both draws together 0.989; README "How words are
-# found" lists what is left.
-BARS = {"held-out": 0.985, "seen": 0.99, "tuning": 0.99}
+# Each part keeps the figure it reached (held-out 0.9898 over three draws, seen 0.997, tuning
+# 0.996), so a change that brings old errors back fails. The goal for held-out matches is 0.99
+# (issue 10): the two draws judged and measured once after the rules were frozen reach 0.995
+# and 0.991, all three draws together 0.9898; README "How words are found" lists what is left.
+BARS = {"held-out": 0.989, "seen": 0.995, "tuning": 0.995}
 
 
 @pytest.mark.parametrize("part", list(BARS))
