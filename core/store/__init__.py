@@ -7,11 +7,12 @@ from core.store.reviews import model_aggregates, review_table, reviews_for, save
 from core.store.stories import (EXPORT_FORMATS, SOURCES, Story, StoryFilter, count_stories, delete_story,
                                 export_bytes, get_story, import_jsonl, list_stories, profiles, purge_deleted,
                                 restore_story, save_story, stories_with_word, words_met, write_export)
-from core.store.wordlists import (RESERVED_LIST_NAMES, check_list_name, delete_word_list, load_word_list,
-                                  load_word_lists, save_word_list, word_lists)
+from core.store.wordlists import (CLASS, RESERVED_LIST_NAMES, backup_of, backups, check_list_name,
+                                  delete_word_list, list_changes, load_word_list, load_word_lists,
+                                  restore_word_list, save_word_list, word_lists)
 
 __all__ = [
-    "EXPORT_FORMATS", "MIGRATIONS", "RESERVED_LIST_NAMES", "SOURCES", "Database", "Story", "StoryFilter",
+    "CLASS", "EXPORT_FORMATS", "MIGRATIONS", "backup_of", "backups", "list_changes", "restore_word_list", "RESERVED_LIST_NAMES", "SOURCES", "Database", "Story", "StoryFilter",
     "StoreError", "cancel_job", "create_job", "get_job", "list_jobs", "mark_finished", "mark_progress",
     "mark_running", "queue_position", "status_of", "unfinished_jobs", "check_list_name", "count_stories", "delete_story", "delete_word_list", "export_bytes",
     "get_story", "import_jsonl", "list_stories", "load_word_list", "load_word_lists", "model_aggregates",

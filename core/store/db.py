@@ -120,6 +120,44 @@ MIGRATIONS: list[str] = [
         candidates VARCHAR NOT NULL DEFAULT '[]'  -- per-candidate scores as JSON
     );
     """,
+    # 4: who owns what. Student profiles with an optional passphrase (salted hash) and the
+    # tokens that keep one open across a reload; word lists get an owner ('' = a class list,
+    # else the student whose personal list it is) and keep the version before their last
+    # replacement or deletion, so either can be undone.
+    """
+    CREATE TABLE profiles (
+        name VARCHAR PRIMARY KEY,
+        passphrase_hash VARCHAR NOT NULL DEFAULT '',  -- '' = none set yet
+        created TIMESTAMP NOT NULL DEFAULT current_timestamp
+    );
+    CREATE TABLE profile_tokens (
+        token_hash VARCHAR PRIMARY KEY,             -- SHA-256 of the browser's token
+        profile VARCHAR NOT NULL,
+        created TIMESTAMP NOT NULL DEFAULT current_timestamp
+    );
+    ALTER TABLE word_lists ADD COLUMN owner VARCHAR DEFAULT '';
+    UPDATE word_lists SET owner = '';
+    CREATE TABLE word_list_backups (
+        name VARCHAR PRIMARY KEY,
+        owner VARCHAR NOT NULL,
+        created TIMESTAMP,
+        source_file VARCHAR,
+        word_count INTEGER NOT NULL,
+        replaced TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        replaced_by VARCHAR NOT NULL DEFAULT '',
+        how VARCHAR NOT NULL                       -- replaced | deleted
+    );
+    CREATE TABLE list_word_backups (
+        list_name VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        word VARCHAR NOT NULL,
+        variants VARCHAR[] NOT NULL,
+        reading VARCHAR NOT NULL,
+        meanings VARCHAR[] NOT NULL,
+        source_row INTEGER,
+        PRIMARY KEY (list_name, position)
+    );
+    """,
 ]
 
 
