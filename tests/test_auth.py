@@ -258,7 +258,7 @@ def test_student_sees_warning_not_data(staff):
     at = page()
     assert [w.value for w in at.warning] == ["This page is for teachers. Sign in from the sidebar."]
     assert "secret" not in texts(at) and "role=student" in texts(at)
-    assert at.text_input(key="profile").label == "Profile name"
+    assert at.text_input(key="profile_name").label == "Profile name"
 
 
 def test_teacher_signs_in_sees_data_and_signs_out(staff):

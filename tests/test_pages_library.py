@@ -201,15 +201,3 @@ def test_library_words_met_empty_is_friendly(db):
     assert any("No N1 words yet" in i.value for i in at.info)
 
 
-def test_sidebar_offers_existing_profiles_to_pick():
-    from streamlit.testing.v1 import AppTest as _AppTest
-
-    db = store.Database(settings.paths().db)
-    store.save_story(db, analyze("部下に報告を促した。"), store.Story(profile="yuki"))
-    db.close()
-    at = _AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.selectbox(key="profile_pick").set_value("yuki").run()
-    assert at.text_input(key="profile").value == "yuki"
-    at.switch_page("views/library.py").run()
-    assert not any("Choose a profile name" in i.value for i in at.info)

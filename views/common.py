@@ -32,5 +32,6 @@ def job_manager():
 
 
 def profile() -> str:
-    """The student's profile name as typed in the sidebar, trimmed; '' when none is chosen."""
+    """The open student profile ('' when none): set only by the sidebar once the profile's
+    passphrase (if it has one) was given, or by a live reopen token; never a widget's value."""
     return (st.session_state.get("profile") or "").strip()

@@ -1,4 +1,5 @@
-"""The shared sidebar: a student's profile name, and sign-in for teachers and admins.
+"""The shared sidebar: a student's profile (name and optional passphrase), and sign-in for
+teachers and admins, who can also reset a student's forgotten passphrase.
 
 `require_role` is the per-page guard: app.py hides pages by role, but a page reached by its
 URL must still refuse on its own, so every teacher/admin page calls it first.
@@ -8,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import store
-
 from core.auth import WRONG, Role, accounts, authenticate, role_allows
+from core.store import students
 
 _FAILED = "_signin_failed"  # set by the sign-in callback, shown (once) by the form
 
@@ -69,35 +70,154 @@ def _signin_form() -> None:
             st.error(WRONG)  # the same words for an unknown name, so names cannot be probed
 
 
-def _known_profiles() -> list[str]:
-    from views.common import database  # the database is only needed for the picker
+_COOKIE = "nonestory_profile"  # a reopen token (core.store.students), never the name or passphrase
 
-    db = database()
+
+def _db():
+    from views.common import database
+
+    return database()
+
+
+def _reopen_from_cookie() -> None:
+    """Once per browser session: a live token in the cookie reopens its profile after a reload
+    or a typed URL (a new Streamlit session), so nothing secret goes into the URL."""
+    state = st.session_state
+    if state.get("profile") or state.get("_cookie_checked"):
+        return
+    state["_cookie_checked"] = True
+    token = (st.context.cookies or {}).get(_COOKIE, "")
+    db = _db() if token else None
+    name = students.profile_for_token(db, token) if db is not None else ""
+    if name:
+        state["profile"], state["_profile_token"] = name, token
+
+
+def _open_profile() -> None:
+    state = st.session_state
+    name, passphrase = state.get("profile_name", ""), state.get("profile_passphrase", "")
+    state["profile_passphrase"] = ""
+    db = _db()
+    if db is None:
+        return
     try:
-        return [p for p in store.profiles(db) if p] if db is not None else []
-    except store.StoreError:
-        return []
+        students.open_profile(db, name, passphrase)
+        token = students.new_token(db, name.strip())
+    except store.StoreError as exc:
+        state[_PROFILE_ERROR] = str(exc)
+        return
+    state["profile"], state["_profile_token"], state["_cookie_js"] = name.strip(), token, token
+    state["profile_name"] = ""
 
 
-def _pick_profile() -> None:
-    """Copy a picked name into the text field (a widget's value can only change before it is drawn)."""
-    picked = st.session_state.get("profile_pick")
-    if picked:
-        st.session_state["profile"] = picked
+def _close_profile() -> None:
+    state = st.session_state
+    db = _db()
+    if db is not None:
+        students.drop_token(db, state.get("_profile_token", ""))
+    for key in ("profile", "_profile_token"):
+        state.pop(key, None)
+    state["_cookie_js"] = ""  # clears the browser's cookie
+
+
+def _set_cookie_now() -> None:
+    """Writes (or clears) the reopen cookie in the browser: a session cookie, gone when the
+    browser closes; SameSite=Strict so no other site's page sends it."""
+    token = st.session_state.pop("_cookie_js", None)
+    if token is None:
+        return
+    expiry = "" if token else "; expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    st.html(f"<script>document.cookie = '{_COOKIE}={token}; path=/; SameSite=Strict{expiry}';</script>",
+            unsafe_allow_javascript=True)
+
+
+_PROFILE_ERROR = "_profile_error"
+
+
+def _profile_form() -> None:
+    with st.form("profile_open", border=False):
+        st.text_input("Profile name", key="profile_name", placeholder="e.g. hana",
+                      help="Your stories and words are kept under this name.")
+        st.text_input("Passphrase", key="profile_passphrase", type="password",
+                      help="Needed if your profile has one. For a new profile, type one to protect it "
+                           "(at least 4 characters) or leave it empty.")
+        st.form_submit_button("Open profile", key="profile_go", on_click=_open_profile)
+    error = st.session_state.pop(_PROFILE_ERROR, None)
+    if error:
+        st.error(error)
+
+
+def _change_passphrase() -> None:
+    state = st.session_state
+    db = _db()
+    current, new = state.get("pp_current", ""), state.get("pp_new", "")
+    state["pp_current"] = state["pp_new"] = ""
+    if db is None:
+        return
+    try:
+        students.change_passphrase(db, state.get("profile", ""), current, new)
+    except store.StoreError as exc:
+        state["_pp_msg"] = ("error", str(exc))
+        return
+    state["_pp_msg"] = ("success", "Passphrase saved: you will need it to open this profile.")
+
+
+def _open_profile_panel(name: str) -> None:
+    st.markdown(f"Profile: **{name}**")
+    db = _db()
+    protected = db is not None and students.has_passphrase(db, name)
+    with st.expander("Change passphrase" if protected else "Protect with a passphrase"):
+        with st.form("profile_passphrase_form", border=False):
+            if protected:
+                st.text_input("Current passphrase", key="pp_current", type="password")
+            st.text_input("New passphrase", key="pp_new", type="password")
+            st.form_submit_button("Save passphrase", key="pp_go", on_click=_change_passphrase)
+        kind, msg = st.session_state.pop("_pp_msg", (None, None))
+        if kind:
+            getattr(st, kind)(msg)
+    st.button("Close profile", key="profile_close", on_click=_close_profile)
+
+
+def _reset_student_passphrase() -> None:
+    state = st.session_state
+    db = _db()
+    if db is None or not role_allows(current_role(), Role.TEACHER):
+        return
+    try:
+        students.reset_passphrase(db, state.get("reset_name", ""))
+    except store.StoreError as exc:
+        state["_reset_msg"] = ("error", str(exc))
+        return
+    state["_reset_msg"] = ("success", f"{state['reset_name'].strip()} can open their profile without a "
+                                      f"passphrase now, and set a new one.")
+    state["reset_name"] = ""
+
+
+def _reset_form() -> None:
+    with st.expander("Reset a student's passphrase"):
+        with st.form("passphrase_reset", border=False):
+            st.text_input("Student's profile name", key="reset_name")
+            st.form_submit_button("Reset passphrase", key="reset_go", on_click=_reset_student_passphrase)
+        kind, msg = st.session_state.pop("_reset_msg", (None, None))
+        if kind:
+            getattr(st, kind)(msg)
 
 
 def sidebar() -> Role:
-    """Draws the sidebar (call inside `with st.sidebar:`) and returns the current role."""
-    st.text_input("Profile name", key="profile", placeholder="e.g. hana",
-                  help="Students pick any name; your stories and words are kept under it.")
-    known = _known_profiles()
-    if known:
-        st.selectbox("…or pick a profile", known, index=None, key="profile_pick", on_change=_pick_profile,
-                     placeholder="Profiles with stories")
+    """Draws the sidebar (call inside `with st.sidebar:`) and returns the current role. No
+    other student's profile is ever listed: a profile opens by its name and passphrase."""
+    _reopen_from_cookie()
+    name = st.session_state.get("profile", "")
+    if name:
+        _open_profile_panel(name)
+    else:
+        _profile_form()
+    _set_cookie_now()
     role = current_role()
     if role is Role.STUDENT:
         _signin_form()
     else:
         st.caption(f"Signed in as {st.session_state['user']} ({role.value})")
         st.button("Sign out", key="signout", on_click=_sign_out)
+        _reset_form()
     return role
