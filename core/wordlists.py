@@ -320,6 +320,42 @@ def sheet_names(data: bytes, filename: str) -> list[str]:
         book.close()
 
 
+def detect_columns(header: list[str], rows: list[list[str]]) -> tuple[int, int | None, int | None]:
+    """(word, reading, meaning) columns judged from the cells, whatever the header's language:
+    the word column is the first mostly holding kanji, the reading column mostly kana only, the
+    meaning column mostly Latin letters, else Chinese or Korean text in a column after the word.
+    A column no cell fits is None (the word column falls back to the first)."""
+    sample = rows[:200]
+
+    def share(col: int, test) -> float:
+        cells = [r[col].strip() for r in sample if col < len(r) and r[col].strip()]
+        return sum(1 for c in cells if test(c)) / len(cells) if cells else 0.0
+
+    def pick(test, exclude: set[int], after: int = -1) -> int | None:
+        scores = [(share(c, test), -c) for c in range(len(header)) if c not in exclude and c > after]
+        best = max(scores, default=(0.0, 0))
+        return -best[1] if best[0] >= 0.6 else None
+
+    from core.kana import has_kanji, is_kana  # noqa: PLC0415 (core.kana imports nothing heavy)
+
+    bare = lambda c: re.sub(r"[\s/／・、,;|()（）〜～~]", "", c)  # noqa: E731  (variant separators, affix marks)
+    japanese = lambda c: has_kanji(c) or is_kana(bare(c))  # noqa: E731
+    kana_in = lambda c: any(is_kana(ch) for ch in c if ch not in "〜～ー")  # noqa: E731
+    # Chinese glosses are kanji too; the Japanese column is the one that also holds kana.
+    # A column of kana only is the reading column, unless no column has kanji.
+    kana_only = lambda c: is_kana(bare(c))  # noqa: E731
+    fits = [(share(c, japanese) + share(c, kana_in), -c) for c in range(len(header))
+            if share(c, japanese) >= 0.6 and share(c, kana_only) < 0.6]
+    fits = fits or [(share(c, japanese), -c) for c in range(len(header)) if share(c, japanese) >= 0.6]
+    word = -max(fits)[1] if fits else 0
+    reading = pick(kana_only, {word})
+    taken = {word} | ({reading} if reading is not None else set())
+    meaning = pick(lambda c: bool(re.search(r"[A-Za-z]{2}", c)), taken)
+    if meaning is None:
+        meaning = pick(lambda c: not kana_in(c) and not c.isdigit(), taken, after=word)
+    return word, reading, meaning
+
+
 def split_variants(cell: str) -> tuple[str, ...]:
     """Split one word cell into its spellings, e.g. '堅/硬/固い' -> ('堅い', '硬い', '固い').
 

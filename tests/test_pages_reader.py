@@ -9,7 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import settings, store
+from core.auth import hash_password
 from core.wordlists import ListWord
+from views.common import _database
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -99,34 +101,118 @@ def _xlsx() -> bytes:
     return buf.getvalue()
 
 
-def test_wordlists_page_imports_with_column_picker(app):
-    app.switch_page("views/wordlists.py").run()
-    app.file_uploader(key="wl_file").set_value(("teacher.xlsx", _xlsx(), "application/octet-stream"))
-    app.run()
-    assert not app.exception
+def staff_app(role: str = "teacher") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["role"], at.session_state["user"] = role, role
+    return at
+
+
+def student_app(name: str | None = "hana") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if name:
+        at.session_state["profile"] = name
+    return at
+
+
+def _upload(at: AppTest, data: bytes, name: str = "teacher.xlsx") -> AppTest:
+    at.run()
+    at.switch_page("views/wordlists.py").run()
+    at.file_uploader(key="wl_file").set_value((name, data, "application/octet-stream"))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_wordlists_page_detects_columns_and_imports_a_class_list(monkeypatch):
+    monkeypatch.setenv("NONESTORY_TEACHER_PASSWORD_HASH", hash_password("pw", iterations=1000))
+    app = _upload(staff_app(), _xlsx())
     assert app.selectbox(key="wl_word_col").options[0].startswith("0: 常用表达")
-    app.selectbox(key="wl_reading_col").set_value(1)
-    app.selectbox(key="wl_meaning_col").set_value(2)
+    # detected from the cells, whatever the header's language: word, reading, meaning
+    assert (app.selectbox(key="wl_word_col").value, app.selectbox(key="wl_reading_col").value,
+            app.selectbox(key="wl_meaning_col").value) == (0, 1, 2)
     app.text_input(key="wl_name").input("class-b")
     app.button(key="wl_import").click().run()
     assert any("Imported 2 words" in s.value for s in app.success)
     lists = app.dataframe[-1].value
     assert "class-b" in set(lists["list"])
+    words = store.load_word_list(_database(str(settings.paths().db)), "class-b")
+    assert (words[-1].reading, words[-1].meanings) == ("やく", ("药",))  # readings and meanings came along
 
 
-def test_wordlists_delete_is_for_teachers_only(monkeypatch):
-    from core.auth import hash_password
-    from views.common import _database
+def test_a_new_file_resets_the_column_choices(monkeypatch):
+    monkeypatch.setenv("NONESTORY_TEACHER_PASSWORD_HASH", hash_password("pw", iterations=1000))
+    app = _upload(staff_app(), _xlsx())
+    app.selectbox(key="wl_reading_col").set_value(None)
+    app.selectbox(key="wl_meaning_col").set_value(None)
+    app.run()
+    second = "No,Word,Reading,Meaning\n1,把握,はあく,grasp\n2,促す,うながす,urge\n".encode()
+    app.file_uploader(key="wl_file").set_value(("list2.csv", second, "text/csv"))
+    app.run()
+    assert (app.selectbox(key="wl_word_col").value, app.selectbox(key="wl_reading_col").value,
+            app.selectbox(key="wl_meaning_col").value) == (1, 2, 3)
+
+
+def _class_list(db, name: str = "class-c", heads=("曖昧", "把握")) -> None:
+    store.save_word_list(db, name, [ListWord(h, (h,), "", ("m",), i + 2) for i, h in enumerate(heads)],
+                         source_file="c.csv")
+
+
+def test_a_student_cannot_replace_or_delete_a_class_list():
+    db = _database(str(settings.paths().db))
+    _class_list(db)
+    student = _upload(student_app("hana"), _xlsx())
+    assert any("personal list" in h.value for h in student.subheader)
+    student.text_input(key="wl_name").input("class-c")
+    student.button(key="wl_import").click().run()
+    assert len(student.error) == 1 and "class list" in student.error[0].value
+    assert not [b for b in student.button if b.key in ("wl_replace", "wl_delete")]
+    assert [w.word for w in store.load_word_list(db, "class-c")] == ["曖昧", "把握"]
+    student.text_input(key="wl_name").input("my-words")
+    student.button(key="wl_import").click().run()
+    assert any("Imported 2 words" in s.value for s in student.success)
+    assert {r["name"]: r["owner"] for r in store.word_lists(db, "hana")} == {"class-c": "", "my-words": "hana"}
+    other = student_app("ken")
+    other.run()
+    other.switch_page("views/wordlists.py").run()
+    assert "my-words" not in set(other.dataframe[-1].value["list"])  # personal: only hana sees it
+
+
+def test_a_student_without_a_profile_imports_nothing():
+    at = student_app(None)
+    at.run()
+    at.switch_page("views/wordlists.py").run()
+    assert not [u for u in at.get("file_uploader")]
+    assert any("Open your profile" in i.value for i in at.info)
+
+
+def test_replacing_a_list_asks_first_and_can_be_undone(monkeypatch):
     monkeypatch.setenv("NONESTORY_TEACHER_PASSWORD_HASH", hash_password("pw", iterations=1000))
     db = _database(str(settings.paths().db))
-    store.save_word_list(db, "class-c", [ListWord("曖昧", ("曖昧",), "あいまい", ("vague",), 2)], source_file="c.csv")
-    student = AppTest.from_file(APP, default_timeout=60)
+    _class_list(db, "class-b", ("曖昧", "懸念", "把握"))
+    teacher = _upload(staff_app(), _xlsx())
+    teacher.text_input(key="wl_name").input("class-b")
+    teacher.button(key="wl_import").click().run()
+    warning = " ".join(w.value for w in teacher.warning)
+    assert "adds 2 and removes 3 words (2 in all)" in warning  # ロマンチック, 〜薬 in; 曖昧, 懸念, 把握 out
+    assert len(store.load_word_list(db, "class-b")) == 3  # nothing changed yet
+    teacher.button(key="wl_replace").click().run()
+    assert any('Replaced "class-b"' in s.value for s in teacher.success)
+    assert len(store.load_word_list(db, "class-b")) == 2
+    teacher.button(key="wl_restore").click().run()
+    assert any('Restored "class-b" (3 words)' in s.value for s in teacher.success)
+    assert [w.word for w in store.load_word_list(db, "class-b")] == ["曖昧", "懸念", "把握"]
+
+
+def test_wordlists_delete_is_for_teachers_only_and_undoable(monkeypatch):
+    monkeypatch.setenv("NONESTORY_TEACHER_PASSWORD_HASH", hash_password("pw", iterations=1000))
+    db = _database(str(settings.paths().db))
+    _class_list(db)
+    student = student_app("hana")
     student.run()
     student.switch_page("views/wordlists.py").run()
     assert not [b for b in student.button if b.key == "wl_delete"]
-    assert any("Teachers and admins can delete" in c.value for c in student.caption)
-    teacher = AppTest.from_file(APP, default_timeout=60)
-    teacher.session_state["role"], teacher.session_state["user"] = "teacher", "teacher"
+    assert any("changed by teachers and admins" in c.value for c in student.caption)
+    teacher = staff_app()
     teacher.run()
     teacher.switch_page("views/wordlists.py").run()
     teacher.selectbox(key="wl_delete_name").set_value("class-c")
@@ -134,13 +220,12 @@ def test_wordlists_delete_is_for_teachers_only(monkeypatch):
     assert not teacher.exception
     assert "class-c" not in set(teacher.dataframe[-1].value["list"])
     assert "class-c" not in {r["name"] for r in store.word_lists(db)}
+    teacher.button(key="wl_restore").click().run()
+    assert "class-c" in {r["name"] for r in store.word_lists(db)}
 
 
-def test_wordlists_page_bad_file_shows_one_error(app):
-    app.switch_page("views/wordlists.py").run()
-    app.file_uploader(key="wl_file").set_value(("junk.csv", b"\x89PNG\r\n\x1a\n" + bytes(200), "text/csv"))
-    app.run()
-    assert not app.exception
+def test_wordlists_page_bad_file_shows_one_error():
+    app = _upload(student_app("hana"), b"\x89PNG\r\n\x1a\n" + bytes(200), "junk.csv")
     assert len(app.error) == 1 and "\n" not in app.error[0].value
 
 

@@ -33,7 +33,7 @@ def _source_words(db: store.Database, source: str) -> list[str]:
 
 def pick_words(db: store.Database) -> list[str]:
     """Target words: a random sample of a level or custom list, a pick from it, or pasted."""
-    sources = list(reversed(LEVELS)) + [r["name"] for r in store.word_lists(db)]
+    sources = list(reversed(LEVELS)) + [r["name"] for r in store.word_lists(db, profile())]
     mode = st.radio("Target words", ["Random sample", "Pick from a list", "Paste"], horizontal=True,
                     key="gen_words_mode")
     if mode == "Paste":

@@ -35,7 +35,7 @@ def _input_text() -> str:
 
 def _controls() -> tuple[list[str], list[str], list[str], bool]:
     db = database()
-    available = [r["name"] for r in store.word_lists(db)] if db else []
+    available = [r["name"] for r in store.word_lists(db, profile())] if db else []
     c1, c2 = st.columns([3, 2])
     # N5/N4 words (する, こと, ある) would colour half of every line; learners opt in to them.
     levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=["N1", "N2", "N3"],

