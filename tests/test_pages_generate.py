@@ -98,3 +98,23 @@ def test_batch_saves_several_stories(app):
     app.button(key="gen_batch_go").click().run()
     finish(app)
     assert any("Saved 3 stories" in s.value for s in app.success)
+
+
+@pytest.mark.parametrize("role, sees_checkpoint", [(None, False), ("teacher", False), ("admin", True)])
+def test_only_admins_are_offered_raw_checkpoints(monkeypatch, role, sees_checkpoint):
+    from core.auth import hash_password
+
+    folder = settings.paths().runs / "run-x" / "checkpoint-2"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}", encoding="utf-8")  # listed only; never loaded here
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["profile"] = "hana"
+    if role:
+        monkeypatch.setenv(f"NONESTORY_{role.upper()}_PASSWORD_HASH", hash_password("pw", iterations=1000))
+        at.session_state["role"], at.session_state["user"] = role, role
+    at.run()
+    at.switch_page("views/generate.py").run()
+    assert not at.exception
+    options = [str(o) for o in at.selectbox(key="gen_model").options]
+    assert any("checkpoint: run-x/checkpoint-2" in o for o in options) is sees_checkpoint
+    assert not any(str(settings.paths().runs) in o for o in options)

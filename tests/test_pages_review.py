@@ -23,6 +23,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from core import settings, store
+from views.common import _database
 from core.analysis import analyze
 from core.auth import hash_password
 from views import common
@@ -271,3 +272,28 @@ def test_download_other_formats_cover_selection(downloads, fmt, mime):
     rows = ([json.loads(line) for line in data.decode().splitlines()] if fmt == "jsonl"
             else pd.read_parquet(io.BytesIO(data)).to_dict("records"))
     assert sorted(r["id"] for r in rows) == [1, 3]
+
+
+@pytest.mark.parametrize("order", ["density", "length", "newest"])
+def test_download_keeps_the_order_shown_and_carries_the_reviews(downloads, order):
+    at = open_review()
+    db = _database(str(settings.paths().db))
+    store.save_review(db, 2, "ms-sato", 5, tags=["good for class"], comment="使えます")
+    at.selectbox(key="rev_order").set_value(order).run()
+    make, mime, _ = downloads[-1]
+    data = make()
+    assert data.startswith(b"\xef\xbb\xbf")
+    csv = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    assert list(csv["id"]) == ids(at)
+    row = csv[csv["id"] == 2].iloc[0]
+    assert (row["reviews"], row["rating"], row["tags"], row["comments"]) == (1, 5.0, "good for class", "ms-sato: 使えます")
+    assert {"model", "model_name"} <= set(csv.columns)
+
+
+def test_download_xlsx(downloads):
+    at = open_review()
+    at.radio(key="rev_fmt").set_value("xlsx").run()
+    make, mime, name = downloads[-1]
+    assert name.endswith(".xlsx") and "spreadsheetml" in mime
+    frame = pd.read_excel(io.BytesIO(make()), engine="openpyxl")
+    assert sorted(frame["id"]) == sorted(ids(at)) and set(frame["text"]) >= {STORIES[2][0]}

@@ -158,3 +158,23 @@ def test_same_checkpoint_cannot_be_promoted_twice_even_as_a_copy(checkpoint):
     registry.promote(checkpoint, "first", keep_copy=True)
     with pytest.raises(registry.PromotionError, match="already promoted as 'first'"):
         registry.promote(checkpoint, "second")
+
+
+def test_students_get_no_checkpoint_until_it_is_promoted(checkpoint):
+    assert "checkpoint: run-a/checkpoint-4" in names()  # admins see it
+    student = [m.name for m in registry.for_students()]
+    assert "checkpoint: run-a/checkpoint-4" not in student
+    assert {m.source for m in registry.for_students()} <= registry.STUDENT_SOURCES
+    registry.promote(checkpoint, "Class model", "v2")
+    assert "Class model" in [m.name for m in registry.for_students()]
+
+
+def test_display_names_never_show_a_server_path(checkpoint, tmp_path):
+    assert registry.display_name(str(checkpoint)) == "checkpoint: run-a/checkpoint-4"
+    assert registry.display_name(str(tmp_path / "some" / "folder")) == "local: folder"
+    registry.promote(checkpoint, "Class model", "v2", keep_copy=True)
+    kept = registry.promoted()[0]["path"]
+    assert registry.display_name(kept) == registry.display_name(str(checkpoint)) == "Class model"
+    assert registry.display_name("BBusagi/sft-nonestory-train002") == "BBusagi/sft-nonestory-train002"
+    assert registry.display_name("example-passage") == registry.EXAMPLES.name
+    assert registry.display_name("") == ""

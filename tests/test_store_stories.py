@@ -311,7 +311,8 @@ def _expected_export(library, names=None):
 def test_export_csv_round_trips_japanese_text(db, library):
     store.save_review(db, library["urge"], "a", 4)
     data = store.export_bytes(db, "csv")
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel keeps the Japanese
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert [(int(r["id"]), r["text"]) for r in rows] == _expected_export(library)
     quoted = next(r for r in rows if int(r["id"]) == library["quoted"])
     assert quoted["title"] == 'a "quoted", title' and "\n" in quoted["text"]
@@ -344,8 +345,33 @@ def test_export_bytes_filter_and_ids_select_stories(db, library):
 
 
 def test_export_bytes_unknown_format_is_refused(db, library):
-    with pytest.raises(store.StoreError, match="csv, jsonl or parquet"):
-        store.export_bytes(db, "xlsx")
+    with pytest.raises(store.StoreError, match="csv, xlsx, jsonl or parquet"):
+        store.export_bytes(db, "xls")
+
+
+def test_export_keeps_the_order_given_and_carries_the_reviews_and_model_names(db, library):
+    store.save_review(db, library["urge"], "sato", 4, tags=["natural"], comment="良い話")
+    store.save_review(db, library["urge"], "ito", 2, tags=["too hard", "natural"], comment="")
+    order = [library["plain"], library["urge"], library["grasp"]]
+    rows = [json.loads(line) for line in store.export_bytes(db, "jsonl", ids=order,
+                                                             model_name=lambda m: f"name of {m}").splitlines()]
+    assert [r["id"] for r in rows] == order
+    urge = rows[1]
+    assert (urge["reviews"], urge["rating"], urge["tags"], urge["comments"]) == \
+        (2, 3.0, ["natural", "too hard"], "sato: 良い話")
+    assert (urge["model"], urge["model_name"]) == ("model-a", "name of model-a")
+    assert rows[0]["reviews"] == 0 and rows[0]["rating"] is None
+
+
+def test_export_xlsx_opens_with_japanese_and_the_reviews(db, library):
+    import openpyxl
+
+    store.save_review(db, library["urge"], "sato", 5, tags=["natural"], comment="とても良い")
+    book = openpyxl.load_workbook(io.BytesIO(store.export_bytes(db, "xlsx", ids=[library["urge"]])))
+    sheet = book["stories"]
+    header = [c.value for c in sheet[1]]
+    row = dict(zip(header, [c.value for c in sheet[2]]))
+    assert (row["title"], row["rating"], row["tags"], row["comments"]) == ("雨の朝", 5, "natural", "sato: とても良い")
 
 
 def test_write_export_writes_file_and_counts(db, library, tmp_path):

@@ -14,7 +14,9 @@ from core.analysis import analyze
 from core.generation import registry
 from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
 from core.vocab import LEVELS
+from core.auth import Role, role_allows
 from views.common import database, job_manager, profile
+from views.sidebar import current_role
 from views.panels import show_analysis
 
 ACTIVE = ("queued", "running")
@@ -54,7 +56,9 @@ def pick_words(db: store.Database) -> list[str]:
 
 
 def settings_form(targets: list[str]) -> tuple[GenerationRequest | None, registry.ModelSpec, bool]:
-    models = registry.available()
+    # Students and teachers get what admins chose (promoted, published, API, examples); admins
+    # also see raw checkpoints and model folders to try them before promoting.
+    models = registry.available() if role_allows(current_role(), Role.ADMIN) else registry.for_students()
     spec = st.selectbox("Model", models, format_func=lambda m: m.name, key="gen_model")
     c1, c2 = st.columns(2)
     genres = c1.multiselect("Genres (two)", GENRES, default=["学園", "恋愛"], max_selections=2, key="gen_genres")
@@ -127,8 +131,8 @@ def finished_job(job: dict) -> None:
         st.info("The story was deleted.")
         return
     st.subheader(story["title"] or "Your story")
-    st.caption(f"Story #{story['id']} · {story['backend']}:{story['model']} · saved to {story['profile'] or 'guest'}'s"
-               " Library")
+    st.caption(f"Story #{story['id']} · {registry.display_name(story['model'])} · saved to "
+               f"{story['profile'] or 'guest'}'s Library")
     show_analysis(analyze(story["text"], targets=story["targets"]), ["N1", "N2", "N3"], False, key="gen")
     if len(job["candidates"]) > 1:
         st.markdown("**Candidates** (best first: target coverage, then N1 density less repeated sentences)")

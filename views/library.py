@@ -11,6 +11,7 @@ import streamlit as st
 from core import store
 from core.analysis import Analysis, analyze
 from core.vocab import LEVELS, jlpt, level_sizes
+from core.generation import registry
 from views.common import database, profile
 from views.panels import show_analysis
 
@@ -91,7 +92,8 @@ def _filters(db: store.Database, name: str) -> store.StoryFilter:
     rows = store.list_stories(db, store.StoryFilter(profile=name), limit=None, columns=("model",))
     models = sorted({r["model"] for r in rows if r["model"]})
     c3, c4 = st.columns(2)
-    model = c3.selectbox("Model", ["any", *models], key="lib_model", on_change=_first_page)
+    model = c3.selectbox("Model", ["any", *models], key="lib_model", on_change=_first_page,
+                         format_func=lambda m: m if m == "any" else registry.display_name(m))
     low, high = c4.slider("N1 density (%)", 0, 100, (0, 100), key="lib_density", on_change=_first_page)
     dates = st.date_input("Created between", value=(), key="lib_dates", on_change=_first_page)
     since = dates[0] if len(dates) >= 1 else None
@@ -111,7 +113,8 @@ def _story_table(db: store.Database, f: store.StoryFilter) -> list[dict]:
     rows = store.list_stories(db, f, order="newest", limit=PAGE, offset=page * PAGE,
                               columns=("id", "created", "title", "text", "model", "source", "n1_density",
                                        "unique_n1", "length"))
-    table = pd.DataFrame([{"id": r["id"], "created": r["created"], "title": _label(r), "model": r["model"],
+    table = pd.DataFrame([{"id": r["id"], "created": r["created"], "title": _label(r),
+                           "model": registry.display_name(r["model"]),
                            "source": r["source"], "N1 density": r["n1_density"], "unique N1": r["unique_n1"],
                            "length": r["length"]} for r in rows])
     st.dataframe(table, hide_index=True, key="lib_table", column_config={
@@ -134,7 +137,7 @@ def _open_story(db: store.Database, rows: list[dict]) -> None:
         return
     st.subheader(story["title"] or _label(story))
     st.caption(f"#{story['id']} · {story['created']:%Y-%m-%d %H:%M} · {story['source']}"
-               + (f" · {story['model']}" if story["model"] else ""))
+               + (f" · {registry.display_name(story['model'])}" if story["model"] else ""))
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=["N1", "N2", "N3"],
                             key="lib_levels")

@@ -12,6 +12,7 @@ import streamlit as st
 from core import store
 from core.analysis import Analysis, analyze
 from core.auth import Role
+from core.generation import registry
 from views.common import database
 from views.panels import show_analysis
 from views.sidebar import require_role
@@ -19,7 +20,8 @@ from views.sidebar import require_role
 TABLE_LIMIT = 500  # rows drawn in the table; charts, aggregates and export cover every match
 ORDERS = {"newest": "Newest", "density": "N1 density", "unique_n1": "Unique N1 words",
           "length": "Length", "rating": "Mean rating"}  # newest first: a desk works through new stories
-MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
+MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
 TAGS = ["natural", "unnatural", "too hard", "too easy", "good for class", "grammar errors", "off topic"]
 NO_MODEL = "(no model)"  # pasted and imported stories have an empty model
 LEVELS = ["N1", "N2", "N3"]
@@ -44,7 +46,8 @@ def _analyze(text: str, targets: tuple[str, ...]) -> Analysis:
 
 
 def _model_label(model: str) -> str:
-    return model or NO_MODEL
+    """A model's display name, never a server path (exports keep the id beside it)."""
+    return registry.display_name(model) or NO_MODEL
 
 
 def _filters(db: store.Database) -> Selection:
@@ -103,16 +106,21 @@ def _table(df: pd.DataFrame) -> None:
     if len(df) > TABLE_LIMIT:
         st.caption(f"Showing the first {TABLE_LIMIT:,} of {len(df):,} stories in this order; the charts, "
                    "per-model table and export cover all of them.")
-    st.dataframe(df.head(TABLE_LIMIT), hide_index=True, column_config=TABLE_COLUMNS, key="rev_table")
+    shown = df.head(TABLE_LIMIT)
+    if "model" in shown:
+        shown = shown.assign(model=shown["model"].map(_model_label))
+    st.dataframe(shown, hide_index=True, column_config=TABLE_COLUMNS, key="rev_table")
 
 
 def _export(db: store.Database, sel: Selection, df: pd.DataFrame) -> None:
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     fmt = c1.radio("Export format", store.EXPORT_FORMATS, horizontal=True, key="rev_fmt",
                    format_func=str.upper)
-    f, ids = sel.filter, df["id"].tolist() if sel.in_pandas else None
+    # The stories shown, in the order shown, with their reviews; each model's id and its name.
+    f, ids = sel.filter, df["id"].tolist()
     # Deferred: the file is built when the button is pressed, not on every rerun of the page.
-    c2.download_button(f"Download {len(df):,} stories", lambda: store.export_bytes(db, fmt, f, ids=ids),
+    c2.download_button(f"Download {len(df):,} stories",
+                       lambda: store.export_bytes(db, fmt, f, ids=ids, model_name=registry.display_name),
                        file_name=f"nonestory-stories-{date.today():%Y%m%d}.{fmt}", mime=MIME[fmt],
                        key="rev_download", icon=":material/download:")
 

@@ -200,6 +200,37 @@ def available() -> list[ModelSpec]:
     return [default] + [m for m in models if m != default]
 
 
+# What students (and teachers) may generate with: never a raw checkpoint or a folder an admin
+# has not promoted. Admins see every model.
+STUDENT_SOURCES = frozenset({"offline", "published", "promoted", "api"})
+
+
+def for_students() -> list[ModelSpec]:
+    """The models on a student's list, the default first when it is one of them."""
+    return [m for m in available() if m.source in STUDENT_SOURCES]
+
+
+def display_name(model: str) -> str:
+    """What a page shows for a story's or job's model id: a promoted model's name, the API or
+    example model's name, a hub id as it is; a checkpoint as run/checkpoint and any other folder
+    by its own name, so no page shows a server path. '' stays ''."""
+    if not model:
+        return ""
+    for m in (EXAMPLES, *PUBLISHED, *_api_model()):
+        if model == m.model:
+            return m.name
+    folder = Path(model)
+    if not folder.is_absolute() and not model.startswith(("~", ".")):
+        return model  # a hub id (owner/name) or an API model name
+    resolved = folder.expanduser().resolve()
+    for e in promoted():
+        if resolved in (Path(e["path"]).resolve(), Path(e.get("source") or e["path"]).resolve()):
+            return e["name"]
+    if resolved.name.startswith("checkpoint-"):
+        return f"checkpoint: {resolved.parent.name}/{resolved.name}"
+    return f"local: {resolved.name}"
+
+
 def default_model(models: list[ModelSpec] | None = None) -> ModelSpec:
     """NONESTORY_DEFAULT_MODEL (a name or model id) when set and known; else the promoted model
     marked default (when its folder is there); else the published train002 when it is in the

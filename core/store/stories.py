@@ -1,10 +1,11 @@
 """Stories: save with their analysis, find, soft-delete/restore/purge, export and import."""
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ SOURCES = ("generated", "pasted", "imported")
 SUMMARY_COLUMNS = ("id", "created", "profile", "source", "backend", "model", "title", "genre", "style",
                    "length", "n1_density", "unique_n1", "n1_per_1000", "coverage", "readability",
                    "readability_band", "n5", "n4", "n3", "n2", "n1", "outside", "deleted_at")
-EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+EXPORT_FORMATS = ("csv", "xlsx", "jsonl", "parquet")
 _ORDERS = {"newest": "s.created DESC, s.id DESC", "oldest": "s.created, s.id",
            "density": "s.n1_density DESC, s.id DESC", "unique_n1": "s.unique_n1 DESC, s.id DESC",
            "length": "s.length DESC, s.id DESC"}
@@ -193,17 +194,31 @@ def purge_deleted(db: Database, profile: str | None = None) -> int:
 
 
 def export_bytes(db: Database, fmt: str, f: StoryFilter = StoryFilter(), ids: Sequence[int] | None = None,
-                 ) -> bytes:
-    """Stories (summary columns plus text and targets) as CSV, JSON lines or Parquet."""
+                 model_name: Callable[[str], str] | None = None) -> bytes:
+    """Stories (summary columns, text, targets and their reviews: count, mean rating, every tag,
+    every comment) as CSV (UTF-8 with a BOM, so Excel keeps Japanese), XLSX, JSON lines or
+    Parquet. With `ids`, those stories in that order (the order a page shows); else by id.
+    `model_name` adds each model's display name beside its id."""
     if fmt not in EXPORT_FORMATS:
-        raise StoreError(f"Unknown export format {fmt!r}; use csv, jsonl or parquet.")
+        raise StoreError(f"Unknown export format {fmt!r}; use csv, xlsx, jsonl or parquet.")
     where, params = f.where()
+    order = "s.id"
     if ids is not None:
         where += " AND s.id IN (SELECT unnest(?::BIGINT[]))"
         params.append(list(ids))
+        order = "list_position(?::BIGINT[], s.id)"
+        params.append(list(ids))
     cols = ", ".join(f"s.{c}" for c in SUMMARY_COLUMNS if c != "deleted_at")
-    table = db.arrow(f"SELECT {cols}, s.targets, s.text, (SELECT avg(rating) FROM reviews r "
-                     f"WHERE r.story_id = s.id) AS rating FROM stories s WHERE {where} ORDER BY s.id", params)
+    table = db.arrow(
+        f"SELECT {cols}, s.targets, s.text, coalesce(r.reviews, 0) AS reviews, r.rating, r.tags, r.comments "
+        f"FROM stories s LEFT JOIN (SELECT story_id, count(*)::INTEGER AS reviews, round(avg(rating), 2) AS rating, "
+        f"list_sort(list_distinct(flatten(list(tags)))) AS tags, "
+        f"string_agg(CASE WHEN comment <> '' THEN reviewer || ': ' || comment END, ' | ' ORDER BY updated) "
+        f"AS comments FROM reviews GROUP BY story_id) r ON r.story_id = s.id WHERE {where} ORDER BY {order}",
+        params)
+    if model_name is not None:
+        names = [model_name(m or "") for m in table.column("model").to_pylist()]
+        table = table.add_column(table.schema.get_field_index("model") + 1, "model_name", [names])
     return _encode(table, fmt)
 
 
@@ -214,12 +229,19 @@ def _encode(table, fmt: str) -> bytes:
     buf = io.BytesIO()
     if fmt == "parquet":
         pq.write_table(table, buf)
-    elif fmt == "csv":
-        pacsv.write_csv(table.drop_columns(["targets"]).append_column(
-            "targets", [[",".join(t or []) for t in table.column("targets").to_pylist()]]), buf)
-    else:
+        return buf.getvalue()
+    if fmt == "jsonl":
         for row in table.to_pylist():
             buf.write((json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+        return buf.getvalue()
+    for name in ("targets", "tags"):  # lists as one cell each: "把握,促す"
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, [[",".join(t or []) for t in table.column(name).to_pylist()]])
+    if fmt == "xlsx":
+        table.to_pandas().to_excel(buf, index=False, sheet_name="stories", engine="openpyxl")
+        return buf.getvalue()
+    buf.write(codecs.BOM_UTF8)  # Excel reads a CSV without it in the machine's ANSI code page
+    pacsv.write_csv(table, buf)
     return buf.getvalue()
 
 
