@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import settings
 from core.auth import hash_password
-from core.generation import registry
+from core.generation import promotion, registry
 from tests.test_pages_review import everything_shown as shown
 from tests.test_registry_promote import nan_weights
 from training import evaluate, launch
@@ -205,18 +205,78 @@ def test_integrity_follows_changes_to_the_folder(run_root, monkeypatch):
 
 # --- promoting ----------------------------------------------------------------------------
 
-def test_broken_checkpoint_cannot_be_promoted(run_root, monkeypatch):
+def set_figures(run_root: Path, run: str, name: str, coverage: float, clean: float, broken: bool = False) -> None:
+    """Give a checkpoint's evaluation known figures (the tiny model's own are noise), and
+    make its sample texts contain U+FFFD or not."""
+    path = run_root / run / "eval.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entry = data["checkpoints"][name]
+    entry.update(coverage=coverage, clean_ending_rate=clean)
+    for sample in entry["samples"]:
+        sample["text"] = sample["text"].replace("\ufffd", "") + ("\ufffd" if broken else "")
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.fixture
+def good_checkpoint(run_root) -> Path:
+    set_figures(run_root, "alpha", "checkpoint-4", coverage=0.9, clean=1.0)
+    return run_root
+
+
+def test_a_checkpoint_without_an_evaluation_cannot_be_promoted(run_root, monkeypatch):
     at = open_as_admin(monkeypatch, ["alpha"])
-    at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-8")
+    at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-8").run()
+    assert not [c for c in at.checkbox if c.key == "ck_promote_force"]  # no evaluation: no way round
     at.text_input(key="ck_promote_name").input("broken")
     at.button(key="ck_promote_go").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == [
-        "checkpoint-8 cannot be promoted: NaN or Inf in 1 tensors, e.g. transformer.h.0.mlp.c_fc.weight."]
-    assert not at.success and registry.promoted() == []
+    assert [e.value for e in at.error] == ["It has no evaluation: evaluate it on the Compare tab first."]
+    assert not at.success and registry.promoted() == [] and promotion.log() == []
 
 
-def test_promote_puts_checkpoint_in_registry_and_generate_list(run_root, monkeypatch):
+@pytest.mark.parametrize("coverage, clean, broken, shortfall", [
+    (0.2, 1.0, False, "target coverage 20% is below the threshold 50%"),
+    (0.9, 0.5, False, "clean-ending rate 50% is below the threshold 75%"),
+    (0.9, 1.0, True, "contain U+FFFD"),
+])
+def test_a_checkpoint_below_the_thresholds_is_refused_and_logged_when_forced(run_root, monkeypatch, coverage, clean,
+                                                                             broken, shortfall):
+    set_figures(run_root, "alpha", "checkpoint-4", coverage, clean, broken)
+    at = open_as_admin(monkeypatch, ["alpha"])
+    at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-4").run()
+    assert any(shortfall in w.value for w in at.warning)
+    at.text_input(key="ck_promote_name").input("weak")
+    at.button(key="ck_promote_go").click().run()
+    assert any(shortfall in e.value and "promote anyway" in e.value for e in at.error)
+    assert registry.promoted() == [] and promotion.log() == []
+    at.checkbox(key="ck_promote_force").check().run()
+    at.button(key="ck_promote_go").click().run()  # forced without a reason: still refused
+    assert at.error and registry.promoted() == []
+    at.text_input(key="ck_promote_reason").input("the class asked for harder stories")
+    at.button(key="ck_promote_go").click().run()
+    assert not at.error and [e["name"] for e in registry.promoted()] == ["weak"]
+    [record] = promotion.log()
+    assert (record["by"], record["forced"], record["reason"], record["figures"]["coverage"]) == \
+        ("admin", True, "the class asked for harder stories", coverage)
+    log = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert list(log["forced"]) == ["yes"] and list(log["name"]) == ["weak"]
+
+
+def test_thresholds_are_set_by_the_admin(run_root, monkeypatch):
+    set_figures(run_root, "alpha", "checkpoint-4", coverage=0.3, clean=1.0)
+    at = open_as_admin(monkeypatch, ["alpha"])
+    at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-4").run()
+    at.slider(key="ck_min_cov").set_value(0.25)
+    at.button(key="ck_thresholds_go").click().run()
+    at.run()
+    assert promotion.thresholds().min_coverage == 0.25
+    assert not any("coverage" in w.value for w in at.warning)
+    compare = next(d.value for d in at.dataframe if "figure" in d.value.columns)
+    assert "alpha/checkpoint-4" in compare.columns and any("(default)" in c for c in compare.columns)
+
+
+def test_promote_puts_checkpoint_in_registry_and_generate_list(good_checkpoint, monkeypatch):
+    run_root = good_checkpoint
     at = open_as_admin(monkeypatch, ["alpha"])
     at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-4")
     at.text_input(key="ck_promote_name").input("N1 stories v3")
@@ -246,7 +306,8 @@ def test_promote_puts_checkpoint_in_registry_and_generate_list(run_root, monkeyp
     assert not copy.exists()  # the kept copy goes with its entry
 
 
-def test_promote_in_place_points_at_the_checkpoint(run_root, monkeypatch):
+def test_promote_in_place_points_at_the_checkpoint(good_checkpoint, monkeypatch):
+    run_root = good_checkpoint
     at = open_as_admin(monkeypatch, ["alpha"])
     at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-4")
     at.text_input(key="ck_promote_name").input("in place")

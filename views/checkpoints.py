@@ -11,9 +11,9 @@ import streamlit as st
 
 from core import settings
 from core.auth import Role
-from core.generation import registry
+from core.generation import promotion, registry
 from training import checkpoints as ckpt
-from training import runs
+from training import evaluate, runs
 from views import checkpoints_compare, checkpoints_eval
 from views.checkpoints_data import (METRICS, OK, checkpoint_rows, highlight_best, loss_figure, metric_figure,
                                     metrics_table, signature)
@@ -82,28 +82,89 @@ def table_section(rows: list[dict]) -> None:
         st.caption("No evaluation results yet: evaluate below to fill the table and the charts.")
 
 
+def _thresholds_form() -> promotion.Thresholds:
+    current = promotion.thresholds()
+    with st.expander(f"Thresholds: coverage ≥ {current.min_coverage:.0%}, clean endings ≥ "
+                     f"{current.min_clean_ending:.0%}"):
+        with st.form("ck_thresholds", border=False):
+            c1, c2 = st.columns(2)
+            cov = c1.slider("Minimum target coverage", 0.0, 1.0, current.min_coverage, 0.05, key="ck_min_cov")
+            clean = c2.slider("Minimum clean-ending rate", 0.0, 1.0, current.min_clean_ending, 0.05,
+                              key="ck_min_clean")
+            if st.form_submit_button("Save thresholds", key="ck_thresholds_go"):
+                current = promotion.Thresholds(cov, clean)
+                promotion.save_thresholds(current)
+                st.success("Saved: promotions are checked against these from now on.")
+    return current
+
+
+def _comparison(row: dict, evaluation: dict | None) -> None:
+    """The candidate's figures beside the current default model's (when it has any on record)."""
+    default = registry.default_model()
+    on_record = next((e.get("figures") or {} for e in registry.promoted() if e["name"] == default.name), {})
+    labels = {m.key: m.label for m in METRICS}
+    table = pd.DataFrame({"figure": [labels.get(k, k) for k in promotion.FIGURES],
+                          row["label"]: [_fmt(promotion.figures(evaluation).get(k)) for k in promotion.FIGURES],
+                          f"{default.name} (default)": [_fmt(on_record.get(k)) for k in promotion.FIGURES]})
+    st.dataframe(table, hide_index=True, key="ck_promote_compare")
+    if not on_record:
+        st.caption(f"The default model ({default.name}) has no evaluation on record.")
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def promote_section(rows: list[dict]) -> None:
     st.subheader("Promote")
+    limits = _thresholds_form()
     by_label = {r["label"]: r for r in rows}
     pick = st.selectbox("Checkpoint", list(by_label), key="ck_promote_pick",
                         format_func=lambda lb: lb if by_label[lb]["integrity"] == OK else f"{lb} (does not verify)")
+    if pick is None:
+        return
+    row = by_label[pick]
+    evaluation = evaluate.read_eval(Path(row["path"]).parent)["checkpoints"].get(row["checkpoint"])
+    _comparison(row, evaluation)
+    problems = promotion.shortfalls(evaluation, limits)
+    for problem in problems:
+        st.warning(problem)
     name = st.text_input("Name in the model list", key="ck_promote_name", placeholder="e.g. N1 stories v3")
     default = st.checkbox("Make it the default model", key="ck_promote_default",
                           help="NONESTORY_DEFAULT_MODEL, when set, still decides the default.")
     keep = st.checkbox("Keep a copy in data/models/promoted", value=True, key="ck_promote_copy",
                        help="The model files (not the optimizer state) are copied, so deleting the run or "
                             "save_total_limit rotating its checkpoints cannot take the model from students.")
-    if st.button("Promote", key="ck_promote_go", type="primary", disabled=pick is None):
-        row = by_label[pick]
+    reason = ""
+    if problems and evaluation and evaluation.get("verified"):
+        if st.checkbox("Promote anyway", key="ck_promote_force"):
+            reason = st.text_input("Reason (kept in the promotion log)", key="ck_promote_reason")
+    if st.button("Promote", key="ck_promote_go", type="primary"):
         try:
             with st.spinner("Checking the checkpoint…" + (" and copying it…" if keep else "")):
-                entry = registry.promote(row["path"], name, row["prompt_format"], run=row["run"],
-                                         checkpoint=row["checkpoint"], by=st.session_state.get("user") or "",
-                                         default=default, keep_copy=keep)
+                entry = promotion.promote(row["path"], name, evaluation, force_reason=reason,
+                                          by=st.session_state.get("user") or "", prompt_format=row["prompt_format"],
+                                          run=row["run"], checkpoint=row["checkpoint"], default=default,
+                                          keep_copy=keep)
         except registry.PromotionError as err:
             st.error(str(err))
         else:
             st.success(f"Promoted {pick} as “{entry['name']}”: it is now in the Generate page's model list.")
+
+
+def log_section() -> None:
+    entries = promotion.log()
+    st.subheader("Promotion log")
+    if not entries:
+        st.caption("No promotions yet.")
+        return
+    st.dataframe(pd.DataFrame([{
+        "when": datetime.fromtimestamp(e.get("at") or 0).strftime("%Y-%m-%d %H:%M"), "by": e.get("by", ""),
+        "name": e.get("name", ""), "checkpoint": f"{e.get('run', '')}/{e.get('checkpoint', '')}",
+        "coverage": _fmt((e.get("figures") or {}).get("coverage")),
+        "clean endings": _fmt((e.get("figures") or {}).get("clean_ending_rate")),
+        "forced": "yes" if e.get("forced") else "", "reason": e.get("reason", "")} for e in entries]),
+        hide_index=True, key="ck_promotion_log")
 
 
 def _promoted_table(entries: list[dict]) -> pd.DataFrame:
@@ -159,6 +220,7 @@ def main() -> None:
     with promote:
         promote_section(rows)
         promoted_section()
+        log_section()
 
 
 main()

@@ -98,10 +98,12 @@ def _keep_copy(folder: Path, name: str) -> Path:
 
 
 def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = "", checkpoint: str = "",
-            by: str = "", default: bool = False, keep_copy: bool = False) -> dict:
+            by: str = "", default: bool = False, keep_copy: bool = False, figures: dict | None = None) -> dict:
     """Register the model folder `path` under `name`; refuse a blank or taken name, a folder
     already promoted, and a folder that does not verify. With `keep_copy` the registry points at
-    a copy under models/promoted/ instead of the checkpoint itself. Returns the new entry."""
+    a copy under models/promoted/ instead of the checkpoint itself. `figures` are its evaluation
+    figures, kept for comparison with later candidates. Returns the new entry. (The Checkpoints
+    page promotes through core.generation.promotion, which gates this on the evaluation.)"""
     name, folder = (name or "").strip(), Path(path).expanduser().resolve()
     if not name:
         raise PromotionError("Give the model a name before promoting it.")
@@ -122,7 +124,7 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
     kept = _keep_copy(folder, name) if keep_copy else None
     entry = {"name": name, "path": str(kept or folder), "source": str(folder), "copied": kept is not None,
              "prompt_format": prompt_format, "run": run, "checkpoint": checkpoint or folder.name,
-             "promoted_at": time.time(), "by": by, "default": default}
+             "promoted_at": time.time(), "by": by, "default": default, "figures": figures or {}}
     if default:
         entries = [{**e, "default": False} for e in entries]
     _write_promoted(entries + [entry])

@@ -1,0 +1,131 @@
+"""Promotion gated by evaluation: what stands between a training checkpoint and students.
+
+A checkpoint needs an evaluation (training.evaluate's entry in its run's eval.json) before it
+can be promoted. Its target coverage and clean-ending rate must reach the thresholds an admin
+sets (kept in data/models/promotion.json), and its sample stories must hold no U+FFFD (bytes
+the tokenizer could not decode). An admin may promote anyway, with a written reason. Every
+promotion, forced or not, is appended to data/models/promotions.jsonl: who, when, which
+checkpoint, its figures, and the reason.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core import settings
+from core.generation import registry
+
+SETTINGS = "promotion.json"
+LOG = "promotions.jsonl"
+FIGURES = ("val_loss", "perplexity", "n1_density", "coverage", "distinct_2", "repeated_rate", "mean_chars",
+           "clean_ending_rate")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_coverage: float = 0.5  # share of the target words a sample story uses, mean over samples
+    min_clean_ending: float = 0.75  # share of samples that end on a finished sentence
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise registry.PromotionError(f"The threshold {name.replace('_', ' ')} must be between 0 and 1.")
+
+
+class PromotionRefused(registry.PromotionError):
+    """The checkpoint falls short; `reasons` says how, one sentence each."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = reasons
+        super().__init__(" ".join(reasons))
+
+
+def _path(name: str) -> Path:
+    return settings.paths().models / name
+
+
+def thresholds() -> Thresholds:
+    """The thresholds an admin set, or the defaults (also when the file is unreadable)."""
+    try:
+        data = json.loads(_path(SETTINGS).read_text(encoding="utf-8"))
+        return Thresholds(float(data["min_coverage"]), float(data["min_clean_ending"]))
+    except (OSError, ValueError, KeyError, TypeError, registry.PromotionError):
+        return Thresholds()
+
+
+def save_thresholds(value: Thresholds) -> None:
+    path = _path(SETTINGS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(value)), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def shortfalls(evaluation: dict | None, limits: Thresholds) -> list[str]:
+    """Why `evaluation` (an eval.json entry) should not reach students; [] when it may."""
+    if not evaluation or not evaluation.get("verified"):
+        return ["It has no evaluation: evaluate it on the Compare tab first."]
+    out = []
+    coverage, clean = evaluation.get("coverage"), evaluation.get("clean_ending_rate")
+    if coverage is None or coverage < limits.min_coverage:
+        out.append(f"Its target coverage {_pct(coverage)} is below the threshold {_pct(limits.min_coverage)}.")
+    if clean is None or clean < limits.min_clean_ending:
+        out.append(f"Its clean-ending rate {_pct(clean)} is below the threshold {_pct(limits.min_clean_ending)}.")
+    broken = sum(1 for s in evaluation.get("samples") or () if "\ufffd" in (s.get("text") or ""))
+    if broken:
+        out.append(f"{broken} of its sample stories contain U+FFFD (characters the tokenizer could not decode).")
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.0%}"
+
+
+def figures(evaluation: dict | None) -> dict:
+    return {k: (evaluation or {}).get(k) for k in FIGURES}
+
+
+def promote(path: str | Path, name: str, evaluation: dict | None, *, force_reason: str = "", by: str = "",
+            **kwargs) -> dict:
+    """registry.promote behind the gate. A checkpoint without an evaluation is refused; one
+    that falls short of the thresholds is refused unless `force_reason` says why it should go
+    anyway. The promotion is logged; the registry entry carries the figures."""
+    problems = shortfalls(evaluation, thresholds())
+    if problems and (not evaluation or not evaluation.get("verified")):
+        raise PromotionRefused(problems)
+    force_reason = (force_reason or "").strip()
+    if problems and not force_reason:
+        raise PromotionRefused(problems + ["To promote it anyway, tick “promote anyway” and give a reason."])
+    entry = registry.promote(path, name, by=by, figures=figures(evaluation), **kwargs)
+    _append_log({"at": time.time(), "by": by, "name": entry["name"], "run": entry.get("run", ""),
+                 "checkpoint": entry.get("checkpoint", ""), "figures": figures(evaluation),
+                 "thresholds": asdict(thresholds()), "forced": bool(problems), "shortfalls": problems,
+                 "reason": force_reason})
+    return entry
+
+
+def _append_log(record: dict) -> None:
+    path = _path(LOG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def log() -> list[dict]:
+    """Every promotion, newest first; unreadable lines are skipped."""
+    try:
+        lines = _path(LOG).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out[::-1]
