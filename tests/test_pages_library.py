@@ -69,7 +69,7 @@ def three(db) -> dict[str, int]:
 
 def test_library_without_profile_asks_for_one():
     at = open_library(profile=None)
-    assert any("Choose a profile name" in i.value for i in at.info)
+    assert any("Open your profile" in i.value for i in at.info)
     assert not at.dataframe
 
 

@@ -240,10 +240,25 @@ def test_reader_saves_text_to_the_profiles_library():
     from views.common import _database
     rows = store.list_stories(_database(str(settings.paths().db)), store.StoryFilter(profile="hana"))
     assert [r["source"] for r in rows] == ["pasted"] and rows[0]["unique_n1"] == 2
+    at.button(key="reader_save").click().run()  # the same text again: not a second copy
+    assert [i.value for i in at.info if "already" in i.value] == ["This text is already in your library as story #1."]
+    assert store.count_stories(_database(str(settings.paths().db)), store.StoryFilter(profile="hana")) == 1
+
+
+def test_the_pasted_text_survives_a_visit_to_another_page():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["profile"] = "hana"
+    at.run()
+    at.text_area(key="reader_text").input("部長は部下に報告を促した。").run()
+    at.switch_page("views/library.py").run()
+    at.switch_page("views/reader.py").run()
+    assert not at.exception
+    assert at.text_area(key="reader_text").value == "部長は部下に報告を促した。"
+    assert 'data-word="促す"' in html_of(at)
 
 
 def test_reader_without_profile_offers_no_save(app):
     app.text_area(key="reader_text").input("部長は部下に報告を促した。")
     app.run()
     assert not [b for b in app.button if b.key == "reader_save"]
-    assert any("profile name" in c.value for c in app.caption)
+    assert any("Open your profile" in c.value for c in app.caption)

@@ -191,7 +191,7 @@ def main() -> None:
     st.title("Library")
     name = profile()
     if not name:
-        st.info("Choose a profile name in the sidebar to see your stories.")
+        st.info("Open your profile in the sidebar to see your stories.")
         st.stop()
     db = database()
     if db is None:

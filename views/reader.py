@@ -52,12 +52,16 @@ def _controls() -> tuple[list[str], list[str], list[str], bool]:
 def save_button(a: Analysis, targets: list[str]) -> None:
     """Keep the text in the profile's Library (the original project lost everything on reload)."""
     if not profile():
-        st.caption("Choose a profile name in the sidebar to keep texts in your Library.")
+        st.caption("Open your profile in the sidebar to keep texts in your Library.")
         return
     if not st.button("Save to my library", key="reader_save"):
         return
     db = database()
     if db is None:
+        return
+    already = store.saved_copy(db, profile(), a.text)
+    if already is not None:
+        st.info(f"This text is already in your library as story #{already}.")
         return
     title = next((line.strip() for line in a.text.splitlines() if line.strip()), "")[:60]
     story_id = store.save_story(db, a, store.Story(profile=profile(), source="pasted", title=title,
@@ -65,9 +69,20 @@ def save_button(a: Analysis, targets: list[str]) -> None:
     st.success(f"Saved as story #{story_id} in {profile()}'s library.")
 
 
+_KEPT = "_reader_text_kept"  # the pasted text, kept while the text area is off screen
+
+
+def _keep_text() -> None:
+    st.session_state[_KEPT] = st.session_state.get("reader_text", "")
+
+
 def main() -> None:
     st.title("Reader")
-    st.text_area("Japanese text", key="reader_text", height=180,
+    # Streamlit forgets a widget's value once a run does not draw it (a visit to another page);
+    # the text is kept under a plain key and handed back to the text area on return.
+    if "reader_text" not in st.session_state and st.session_state.get(_KEPT):
+        st.session_state["reader_text"] = st.session_state[_KEPT]
+    st.text_area("Japanese text", key="reader_text", height=180, on_change=_keep_text,
                  placeholder="ここに文章を貼り付けてください。")
     text = _input_text()
     levels, lists, targets, furigana = _controls()

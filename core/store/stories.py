@@ -129,6 +129,13 @@ def get_story(db: Database, story_id: int) -> dict | None:
     return story
 
 
+def saved_copy(db: Database, profile: str, text: str) -> int | None:
+    """The id of a story in `profile`'s library (not in the bin) with exactly this text, if any:
+    saving the same text twice would count its words twice in "Words I have met"."""
+    return db.scalar("SELECT min(id) FROM stories WHERE profile = ? AND text = ? AND deleted_at IS NULL",
+                     [profile, text])
+
+
 def list_stories(db: Database, f: StoryFilter = StoryFilter(), order: str = "newest", limit: int | None = 50,
                  offset: int = 0, columns: Sequence[str] = SUMMARY_COLUMNS) -> list[dict]:
     where, params = f.where()
