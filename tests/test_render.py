@@ -73,3 +73,22 @@ def test_spreadsheet_errors_are_never_shown_as_meanings():
 
     entries = [e for e in vocab.jlpt().entries if e.word in ("畳", "歳", "ヶ月")]
     assert entries and all("#NAME?" not in e.meanings for e in entries)
+
+
+def test_the_colour_key_names_the_chosen_levels_and_lists_in_their_colours():
+    from core.render import legend
+    from core.wordlists import ListWord
+
+    a = analyze("部長は部下に報告を促した。", lists={"class-a": [ListWord("報告", ("報告",), "ほうこく", ("report",), 2)]},
+                targets=["促す"])
+    html = legend(["N1", "N3"], a)
+    assert html.index(">N3<") < html.index(">N1<")  # easiest first, as the text reads
+    assert 'class="ns-key ns-N3"' in html and "custom list" in html and "target word" in html
+    assert ">N2<" not in html and legend([], analyze("")) == ""
+
+
+def test_no_meaning_in_the_index_is_cut_inside_brackets():
+    from core import vocab
+
+    cut = [(e.word, m) for e in vocab.jlpt().entries for m in e.meanings if m.count("(") != m.count(")")]
+    assert cut == []

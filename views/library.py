@@ -168,6 +168,12 @@ def _progress_chart(met: pd.DataFrame, total: int) -> go.Figure:
     fig.add_hline(y=total, line_dash="dot", annotation_text=f"all N1 words ({total:,})")
     fig.update_layout(yaxis_title="distinct N1 words", xaxis_title="first seen", showlegend=False,
                       margin=dict(l=10, r=10, t=30, b=10), height=320)
+    # Dates, never times: with a few days of data plotly would zoom the axis to milliseconds.
+    first, last = per_day.index.min(), per_day.index.max()
+    if (last - first).days < 7:
+        pad = pd.Timedelta(days=3)
+        fig.update_xaxes(range=[first - pad, last + pad], dtick=86_400_000)
+    fig.update_xaxes(type="date", tickformat="%Y-%m-%d")
     return fig
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import Analysis
-from core.render import STYLE, label, render_text, shown
+from core.render import STYLE, label, legend, render_text, shown
 from core.score import FORMULAS
 from core.vocab import LEVELS
 
@@ -22,10 +22,11 @@ def show_analysis(a: Analysis, levels: list[str], furigana: bool, key: str = "re
         if shown is not a:
             st.warning(f"Showing the first {RENDER_LIMIT:,} of {len(a.text):,} characters; "
                        "the score and word table cover the whole text.")
-        st.html(STYLE + render_text(shown, levels=levels, furigana=furigana))
+        st.html(STYLE + legend(levels, a) + render_text(shown, levels=levels, furigana=furigana))
     with right:
         score_card(a)
-        st.dataframe(word_table(a, levels), hide_index=True, key=f"{key}_words")
+        st.dataframe(word_table(a, levels), hide_index=True, key=f"{key}_words", column_config={
+            "meanings": st.column_config.TextColumn("meanings", width="large")})
 
 
 def score_card(a: Analysis) -> None:
