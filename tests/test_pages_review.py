@@ -212,7 +212,7 @@ def test_review_save_stores_it_and_updates_table(teacher):
     assert (review["reviewer"], review["rating"], review["comment"]) == ("ms-sato", 4, "良い題材。")
     assert review["tags"] == ["natural", "use in week 3"]
     rows = table(teacher).set_index("id")
-    assert rows.loc[2, "rating"] == 4 and rows.loc[2, "reviews"] == 1
+    assert rows.loc[2, "rating"] == "4.0 ★" and rows.loc[2, "reviews"] == 1
     assert len(teacher.get("plotly_chart")) == 3  # now the mean rating bar too
 
 

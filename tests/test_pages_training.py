@@ -166,7 +166,7 @@ def test_admin_starts_watches_stops_and_resumes_a_real_run(monkeypatch):
         stopped = runs.read_status(run_dir)["step"]
         assert step_shown(at) == stopped and (run_dir / f"checkpoint-{stopped}").is_dir()
         assert not launch.alive(runs.read_launch(run_dir)["pid"])
-        assert runs_table(at).iloc[0]["state"] == "stopped" and runs_table(at).iloc[0]["step"] == stopped
+        assert runs_table(at).iloc[0]["state"] == "stopped" and int(runs_table(at).iloc[0]["step"]) == stopped
         # the page's prompt format reaches the checkpoint, where the model list reads it
         assert (run_dir / f"checkpoint-{stopped}" / runs.FORMAT).read_text().strip() == "own"
 
@@ -201,7 +201,7 @@ def test_runs_list_shows_a_past_run_and_opens_its_curves(monkeypatch):
     row = runs_table(at).iloc[0]
     assert (row["run"], row["state"], row["base model"], row["dataset"]) == (
         "20250101-090000-past", "done", "tiny", "n1-words")
-    assert row["best eval loss"] == 3.2 and row["step"] == 100 and row["finished"] is not None
+    assert row["best eval loss"] == "3.2000" and int(row["step"]) == 100 and row["finished"] not in (None, "–")
     fig = chart(at)
     assert trace(fig, "eval loss")["y"] == [3.5, 3.2]
     raw = trace(fig, "train loss (raw)")["y"]

@@ -17,6 +17,7 @@ from training import evaluate, runs
 from views import checkpoints_compare, checkpoints_eval
 from views.checkpoints_data import (METRICS, OK, checkpoint_rows, highlight_best, loss_figure, metric_figure,
                                     metrics_table, signature)
+from views.common import for_display
 from views.sidebar import require_role
 
 
@@ -70,9 +71,8 @@ def loss_section(run_dirs: list[Path]) -> None:
 def table_section(rows: list[dict]) -> None:
     st.subheader("Metrics per checkpoint")
     table = metrics_table(rows)
-    labels = [m.label for m in METRICS]
-    styled = table.style.apply(highlight_best, axis=None).format(precision=4, na_rep="–", subset=labels)
-    st.dataframe(styled, hide_index=True, key="ck_table")
+    shown = for_display(table, {m.label: "{:.4g}" for m in METRICS})  # a dash where nothing was measured
+    st.dataframe(shown.style.apply(highlight_best, axis=None), hide_index=True, key="ck_table")
     st.caption("Best per column in green (lower is better for val loss, perplexity and repeated sentences; "
                "higher for N1 density, coverage, distinct-2 and clean endings). Integrity is "
                "`python -m training.checkpoints verify`; only checkpoints that verify can be promoted.")
@@ -180,7 +180,8 @@ def promoted_section() -> None:
     st.subheader("Promoted models")
     entries = registry.promoted()
     if not entries:
-        st.caption("None yet. A promoted checkpoint appears in the Generate page's model list under its name.")
+        st.caption("No promoted models yet. A promoted checkpoint appears in the Generate page's model list "
+                   "under its name.")
         return
     st.dataframe(_promoted_table(entries), hide_index=True, key="ck_promoted")
     if any(not registry.promoted_present(e) for e in entries):

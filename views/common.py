@@ -1,6 +1,7 @@
 """Helpers every page shares: cached resources and the one-line error box."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core import settings, store
@@ -35,3 +36,20 @@ def profile() -> str:
     """The open student profile ('' when none): set only by the sidebar once the profile's
     passphrase (if it has one) was given, or by a live reopen token; never a widget's value."""
     return (st.session_state.get("profile") or "").strip()
+
+
+def for_display(table: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
+    """A table as a page shows it: the columns in `formats` as formatted text, and a dash in
+    every cell with no value, which a browser would otherwise draw as "None". (Pages sort their
+    tables with their own controls, so these columns need not sort as numbers.)"""
+    formats = formats or {}
+    out = table.copy()
+    for col in out.columns:
+        fmt = formats.get(col)
+        missing = out[col].isna()
+        if fmt is None and not missing.any():
+            continue
+        out[col] = [("–" if miss else fmt.format(v) if fmt else v) for v, miss in zip(out[col], missing)]
+        if fmt is None:
+            out[col] = out[col].astype(str)
+    return out

@@ -13,7 +13,7 @@ from core import store
 from core.analysis import Analysis, analyze
 from core.auth import Role
 from core.generation import registry
-from views.common import database
+from views.common import database, for_display
 from views.panels import show_analysis
 from views.sidebar import require_role
 
@@ -94,10 +94,10 @@ TABLE_COLUMNS = {
     "n1_density": st.column_config.NumberColumn("N1 density", format="%.1f%%"),
     "unique_n1": st.column_config.NumberColumn("Unique N1"),
     "n1_per_1000": st.column_config.NumberColumn("N1 / 1,000 chars", format="%.1f"),
-    "coverage": st.column_config.NumberColumn("Target coverage", format="percent"),
-    "readability": st.column_config.NumberColumn("Readability", format="%.2f"),
+    "coverage": "Target coverage",
+    "readability": "Readability",
     "readability_band": "Band",
-    "rating": st.column_config.NumberColumn("Rating", format="%.1f ★"),
+    "rating": "Rating",
     "reviews": st.column_config.NumberColumn("Reviews"),
 }
 
@@ -106,10 +106,15 @@ def _table(df: pd.DataFrame) -> None:
     if len(df) > TABLE_LIMIT:
         st.caption(f"Showing the first {TABLE_LIMIT:,} of {len(df):,} stories in this order; the charts, "
                    "per-model table and export cover all of them.")
-    shown = df.head(TABLE_LIMIT)
-    if "model" in shown:
-        shown = shown.assign(model=shown["model"].map(_model_label))
-    st.dataframe(shown, hide_index=True, column_config=TABLE_COLUMNS, key="rev_table")
+    st.dataframe(_for_display(df.head(TABLE_LIMIT)), hide_index=True, column_config=TABLE_COLUMNS, key="rev_table")
+
+
+def _for_display(shown: pd.DataFrame) -> pd.DataFrame:
+    """Model names instead of ids; figures as text with a dash where a story has none."""
+    out = shown.assign(model=shown["model"].map(_model_label)) if "model" in shown else shown
+    if "reviews" in out:
+        out = out.assign(reviews=out["reviews"].fillna(0).astype(int))
+    return for_display(out, {"coverage": "{:.0%}", "rating": "{:.1f} ★", "readability": "{:.2f}"})
 
 
 def _export(db: store.Database, sel: Selection, df: pd.DataFrame) -> None:
@@ -142,11 +147,12 @@ def _charts(df: pd.DataFrame, aggs: pd.DataFrame) -> None:
         bar = px.bar(rated, x="model", y="mean_rating", range_y=[0, 5], title="Mean rating per model",
                      labels={"model": "Model", "mean_rating": "Mean rating (1–5)"})
         st.plotly_chart(bar, key="rev_rating_bar")
-    st.dataframe(aggs.assign(model=aggs["model"].map(_model_label)), hide_index=True, key="rev_aggregates",
+    st.dataframe(for_display(aggs.assign(model=aggs["model"].map(_model_label)), {"mean_rating": "{:.2f} ★"}),
+                 hide_index=True, key="rev_aggregates",
                  column_config={"mean_density": st.column_config.NumberColumn("Mean density", format="%.2f%%"),
                                 "median_density": st.column_config.NumberColumn("Median density",
                                                                                 format="%.2f%%"),
-                                "mean_rating": st.column_config.NumberColumn("Mean rating", format="%.2f ★")})
+                                "mean_rating": "Mean rating"})
 
 
 def _save_review(story_id: int) -> None:

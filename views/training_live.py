@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from training import launch, runs
+from views.common import for_display
 
 POLL_SECONDS = 3
 ACTIVE = ("starting", "running", "stopping")  # states in which a run's files still change
@@ -181,8 +182,6 @@ def runs_table(root: Path) -> None:
         "best eval loss": r["best_eval_loss"], "last loss": r["last_loss"],
         "started": _when(r["started"]), "finished": _when(r["finished"]), "checkpoints": r["checkpoints"],
     } for r in rows])
-    st.dataframe(table, hide_index=True, key="tr_runs_table", column_config={
-                     "best eval loss": st.column_config.NumberColumn(format="%.4f"),
-                     "last loss": st.column_config.NumberColumn(format="%.4f"),
-                     "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                     "finished": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    formats = {"best eval loss": "{:.4f}", "last loss": "{:.4f}", "of": "{:.0f}", "step": "{:.0f}",
+               "started": "{:%Y-%m-%d %H:%M}", "finished": "{:%Y-%m-%d %H:%M}"}
+    st.dataframe(for_display(table, formats) if not table.empty else table, hide_index=True, key="tr_runs_table")
