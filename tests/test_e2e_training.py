@@ -30,24 +30,18 @@ def set_number(b: Browser, key: str, value: int) -> None:
 
 
 def sign_in(b: Browser) -> None:
-    """Through the sidebar form. Clicks go through JavaScript, not coordinates: the sidebar's
-    page links appear while the first page loads and shift the expander down; retried, since a
-    click that lands while the page reruns is dropped."""
+    """Through the sidebar form, once the page's run is over (a click that lands while the
+    page reruns is dropped). Clicks go through JavaScript, not coordinates: the sidebar's page
+    links appear while the first page loads and shift the expander down."""
     summary = "document.querySelector('[data-testid=stSidebar] details summary')"
     b.wait_for(summary)
-    for _ in range(4):
-        if not b.eval("!!document.querySelector('.st-key-signin_name input')"):
-            b.eval(f"{summary}.click()")
-            b.wait_for("document.querySelector('.st-key-signin_name input')")
-        b.type_into(".st-key-signin_name input", "admin")
-        b.type_into(".st-key-signin_password input", "pw")
-        b.eval("document.querySelector('.st-key-signin_go button').click()")
-        try:
-            b.wait_for("document.body.innerText.includes('Signed in as admin')", timeout=10)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError("could not sign in as admin")
+    b.settled()
+    b.eval(f"{summary}.click()")
+    b.wait_for("document.querySelector('.st-key-signin_name input')")
+    b.type_into(".st-key-signin_name input", "admin")
+    b.type_into(".st-key-signin_password input", "pw")
+    b.eval("document.querySelector('.st-key-signin_go button').click()")
+    b.wait_for("document.body.innerText.includes('Signed in as admin')", timeout=60)
 
 
 def test_admin_starts_a_run_and_sees_the_live_curve(tmp_path, monkeypatch):
@@ -71,13 +65,9 @@ def test_admin_starts_a_run_and_sees_the_live_curve(tmp_path, monkeypatch):
             for key, value in (("tr_cfg_max_steps", 3000), ("tr_cfg_logging_steps", 2),
                                ("tr_cfg_batch_size", 4), ("tr_cfg_max_length", 64)):
                 set_number(b, key, value)
-            for _ in range(3):  # a click that lands while the page reruns is dropped: retry
-                b.click(".st-key-tr_start button")
-                try:
-                    b.wait_for("document.querySelector('.st-key-tr_run')", timeout=15)
-                    break
-                except AssertionError:
-                    continue
+            b.settled()  # a click that lands while the page reruns is dropped
+            b.click(".st-key-tr_start button")
+            b.wait_for("document.querySelector('.st-key-tr_run')", timeout=60)
             b.wait_for(CURVE, timeout=90)
             b.wait_for("document.body.innerText.includes('running')", timeout=30)
             assert "Tokens / s" in b.text() and "Devices" in b.text()

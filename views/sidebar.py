@@ -47,11 +47,19 @@ def _sign_in() -> None:
         return
     state["role"], state["user"] = account.role.value, account.name
     state.pop(_FAILED, None)
+    db = _db()
+    if db is not None:  # stays signed in across a reload or a typed URL (see _reopen_from_cookies)
+        token = students.new_token(db, account=account.name)
+        state["_staff_token"], state.setdefault(_COOKIE_JS, {})[_STAFF_COOKIE] = token, token
 
 
 def _sign_out() -> None:
-    for key in ("role", "user", _FAILED):
+    db = _db()
+    if db is not None:
+        students.drop_token(db, st.session_state.get("_staff_token", ""))
+    for key in ("role", "user", _FAILED, "_staff_token"):
         st.session_state.pop(key, None)
+    st.session_state.setdefault(_COOKIE_JS, {})[_STAFF_COOKIE] = ""
 
 
 def _signin_form() -> None:
@@ -70,7 +78,9 @@ def _signin_form() -> None:
             st.error(WRONG)  # the same words for an unknown name, so names cannot be probed
 
 
-_COOKIE = "nonestory_profile"  # a reopen token (core.store.students), never the name or passphrase
+# Reopen tokens (core.store.students) in session cookies; never a name, passphrase or password.
+_COOKIE, _STAFF_COOKIE = "nonestory_profile", "nonestory_staff"
+_COOKIE_JS = "_cookie_js"  # cookie name -> token to write ('' clears it), drawn once by _write_cookies
 
 
 def _db():
@@ -79,18 +89,26 @@ def _db():
     return database()
 
 
-def _reopen_from_cookie() -> None:
-    """Once per browser session: a live token in the cookie reopens its profile after a reload
-    or a typed URL (a new Streamlit session), so nothing secret goes into the URL."""
+def _reopen_from_cookies() -> None:
+    """Once per browser session: a live token in a cookie reopens its profile, or signs its
+    teacher/admin back in, after a reload or a typed URL (a new Streamlit session), so nothing
+    secret goes into the URL. A staff account since removed from the settings stays out."""
     state = st.session_state
-    if state.get("profile") or state.get("_cookie_checked"):
+    state.setdefault(_COOKIE_JS, {})
+    if state.get("_cookie_checked"):
         return
     state["_cookie_checked"] = True
-    token = (st.context.cookies or {}).get(_COOKIE, "")
-    db = _db() if token else None
-    name = students.profile_for_token(db, token) if db is not None else ""
+    cookies = st.context.cookies or {}
+    profile_token, staff_token = cookies.get(_COOKIE, ""), cookies.get(_STAFF_COOKIE, "")
+    db = _db() if profile_token or staff_token else None
+    if db is None:
+        return
+    name = students.profile_for_token(db, profile_token) if not state.get("profile") else ""
     if name:
-        state["profile"], state["_profile_token"] = name, token
+        state["profile"], state["_profile_token"] = name, profile_token
+    account = accounts().get(students.account_for_token(db, staff_token)) if not state.get("user") else None
+    if account is not None:
+        state["role"], state["user"], state["_staff_token"] = account.role.value, account.name, staff_token
 
 
 def _open_profile() -> None:
@@ -106,7 +124,8 @@ def _open_profile() -> None:
     except store.StoreError as exc:
         state[_PROFILE_ERROR] = str(exc)
         return
-    state["profile"], state["_profile_token"], state["_cookie_js"] = name.strip(), token, token
+    state["profile"], state["_profile_token"] = name.strip(), token
+    state.setdefault(_COOKIE_JS, {})[_COOKIE] = token
     state["profile_name"] = ""
 
 
@@ -117,18 +136,20 @@ def _close_profile() -> None:
         students.drop_token(db, state.get("_profile_token", ""))
     for key in ("profile", "_profile_token"):
         state.pop(key, None)
-    state["_cookie_js"] = ""  # clears the browser's cookie
+    state.setdefault(_COOKIE_JS, {})[_COOKIE] = ""  # clears the browser's cookie
 
 
-def _set_cookie_now() -> None:
-    """Writes (or clears) the reopen cookie in the browser: a session cookie, gone when the
-    browser closes; SameSite=Strict so no other site's page sends it."""
-    token = st.session_state.pop("_cookie_js", None)
-    if token is None:
+def _write_cookies() -> None:
+    """Writes (or clears) the reopen cookies in the browser: session cookies, gone when the
+    browser closes; SameSite=Strict so no other site's page sends them."""
+    pending = st.session_state.get(_COOKIE_JS) or {}
+    if not pending:
         return
-    expiry = "" if token else "; expires=Thu, 01 Jan 1970 00:00:00 GMT"
-    st.html(f"<script>document.cookie = '{_COOKIE}={token}; path=/; SameSite=Strict{expiry}';</script>",
-            unsafe_allow_javascript=True)
+    script = "".join(f"document.cookie = '{name}={token}; path=/; SameSite=Strict"
+                     f"{'' if token else '; expires=Thu, 01 Jan 1970 00:00:00 GMT'}';"
+                     for name, token in pending.items())
+    st.session_state[_COOKIE_JS] = {}
+    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
 _PROFILE_ERROR = "_profile_error"
@@ -206,13 +227,12 @@ def _reset_form() -> None:
 def sidebar() -> Role:
     """Draws the sidebar (call inside `with st.sidebar:`) and returns the current role. No
     other student's profile is ever listed: a profile opens by its name and passphrase."""
-    _reopen_from_cookie()
+    _reopen_from_cookies()
     name = st.session_state.get("profile", "")
     if name:
         _open_profile_panel(name)
     else:
         _profile_form()
-    _set_cookie_now()
     role = current_role()
     if role is Role.STUDENT:
         _signin_form()
@@ -220,4 +240,5 @@ def sidebar() -> Role:
         st.caption(f"Signed in as {st.session_state['user']} ({role.value})")
         st.button("Sign out", key="signout", on_click=_sign_out)
         _reset_form()
+    _write_cookies()
     return role

@@ -121,7 +121,7 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 4: who owns what. Student profiles with an optional passphrase (salted hash) and the
-    # tokens that keep one open across a reload; word lists get an owner ('' = a class list,
+    # tokens that keep a profile open, or a teacher signed in, across a reload; word lists get an owner ('' = a class list,
     # else the student whose personal list it is) and keep the version before their last
     # replacement or deletion, so either can be undone.
     """
@@ -132,7 +132,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE profile_tokens (
         token_hash VARCHAR PRIMARY KEY,             -- SHA-256 of the browser's token
-        profile VARCHAR NOT NULL,
+        profile VARCHAR NOT NULL DEFAULT '',        -- a student's open profile, or
+        account VARCHAR NOT NULL DEFAULT '',        -- a signed-in teacher's or admin's account
         created TIMESTAMP NOT NULL DEFAULT current_timestamp
     );
     ALTER TABLE word_lists ADD COLUMN owner VARCHAR DEFAULT '';

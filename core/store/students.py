@@ -1,5 +1,6 @@
 """Student profiles: a name, an optional passphrase (salted PBKDF2 hash, set on first use), and
-the tokens that keep a profile open across a reload of the same browser session.
+the tokens that keep a profile open (or a teacher signed in) across a reload of the same
+browser session.
 
 A profile without a passphrase opens for anyone who types its name; one with a passphrase only
 for the passphrase. A teacher or admin can clear a forgotten passphrase (`reset_passphrase`),
@@ -84,20 +85,32 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def new_token(db: Database, name: str) -> str:
-    """A random token that reopens `name` (see `profile_for_token`); only its hash is stored."""
+def new_token(db: Database, name: str = "", account: str = "") -> str:
+    """A random token that reopens the profile `name`, or keeps the teacher/admin `account`
+    signed in (see `profile_for_token`, `account_for_token`); only its hash is stored."""
     token = secrets.token_urlsafe(32)
-    db.execute("INSERT INTO profile_tokens (token_hash, profile) VALUES (?, ?)", [_digest(token), name])
+    db.execute("INSERT INTO profile_tokens (token_hash, profile, account) VALUES (?, ?, ?)",
+               [_digest(token), name, account])
     return token
+
+
+def _live(db: Database, token: str, column: str) -> str:
+    if not token or len(token) > 100:
+        return ""
+    found = db.scalar(f"SELECT {column} FROM profile_tokens WHERE token_hash = ? "
+                      f"AND created > current_timestamp - INTERVAL {TOKEN_HOURS} HOUR", [_digest(token)])
+    return found or ""
 
 
 def profile_for_token(db: Database, token: str) -> str:
     """The profile a live token opens, or '' (unknown, expired or revoked)."""
-    if not token or len(token) > 100:
-        return ""
-    name = db.scalar(f"SELECT profile FROM profile_tokens WHERE token_hash = ? "
-                     f"AND created > current_timestamp - INTERVAL {TOKEN_HOURS} HOUR", [_digest(token)])
-    return name or ""
+    return _live(db, token, "profile")
+
+
+def account_for_token(db: Database, token: str) -> str:
+    """The teacher/admin account a live token keeps signed in, or ''. The caller checks that
+    the account still exists with its role."""
+    return _live(db, token, "account")
 
 
 def drop_token(db: Database, token: str) -> None:
