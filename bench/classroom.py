@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -154,7 +155,7 @@ def student(url: str, name: str, text: str, timeout: float, out: dict) -> None:
 
 def teacher(url: str, exports: int, timeout: float, stop: threading.Event, out: dict) -> None:
     s = Session(url, timeout)
-    out["exports"], out["sizes"] = [], []
+    out["exports"], out["sizes"], out["lost"] = [], [], 0
     try:
         s.start()
         s.run({"signin_name": "teacher", "signin_password": "bench-pw"}, trigger="signin_go")
@@ -179,8 +180,18 @@ def teacher(url: str, exports: int, timeout: float, stop: threading.Event, out: 
                 msg = s._recv()
                 if msg.WhichOneof("type") == "backend_operation_response":
                     break
-            file_url = msg.backend_operation_response.deferred_file.url
-            data = urllib.request.urlopen(url + file_url, timeout=timeout).read()
+            response = msg.backend_operation_response
+            if response.error_msg or not response.deferred_file.url:
+                raise RuntimeError(f"the export failed: {response.error_msg or 'no file'}")
+            try:
+                data = urllib.request.urlopen(url + response.deferred_file.url, timeout=timeout).read()
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404 or out["lost"] >= exports:
+                    raise
+                # Streamlit keeps a generated download only while a session refers to it; another
+                # session's run ending in between may prune it (README, "Classroom"). Counted.
+                out["lost"] += 1
+                continue
             out["exports"].append(time.perf_counter() - t0)
             out["sizes"].append(len(data))
     except Exception as exc:
@@ -254,7 +265,8 @@ def main() -> int:
                   f"p95 {percentile(values, .95) * 1000:7.0f} ms  max {max(values) * 1000:7.0f} ms")
     print(f"stories saved {len(rows)}, missing {len(missing)}, duplicated {duplicated}, failed sessions "
           f"{len(failed)}{': ' + failed[0] if failed else ''}; teacher: {t_out.get('error', 'ok')}, "
-          f"export sizes {t_out.get('sizes', [])[-1:] or '-'} bytes")
+          f"export sizes {t_out.get('sizes', [])[-1:] or '-'} bytes, downloads pruned before the "
+          f"teacher fetched them {t_out.get('lost', 0)}")
     return 1 if failed or missing or duplicated or "error" in t_out else 0
 
 
