@@ -55,6 +55,24 @@ def read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """Every complete JSON-object line of a file; a truncated or garbled line is skipped, and a
+    missing file has none."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return []
+    records = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def read_status(run_dir: Path) -> dict:
     """status.json as a dict; {} when it is missing or unreadable."""
     return read_json(Path(run_dir) / STATUS)
@@ -86,19 +104,7 @@ def append_metrics(run_dir: Path, record: dict) -> None:
 
 def read_metrics(run_dir: Path) -> list[dict]:
     """Every complete line of metrics.jsonl; a truncated or garbled line is skipped."""
-    try:
-        text = (Path(run_dir) / METRICS).read_text(encoding="utf-8")
-    except OSError:
-        return []
-    records = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return read_jsonl(Path(run_dir) / METRICS)
 
 
 def checkpoint_step(path: Path) -> int | None:

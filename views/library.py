@@ -92,8 +92,9 @@ def _filters(db: store.Database, name: str) -> store.StoryFilter:
     rows = store.list_stories(db, store.StoryFilter(profile=name), limit=None, columns=("model",))
     models = sorted({r["model"] for r in rows if r["model"]})
     c3, c4 = st.columns(2)
+    names = registry.display_names(models)
     model = c3.selectbox("Model", ["any", *models], key="lib_model", on_change=_first_page,
-                         format_func=lambda m: m if m == "any" else registry.display_name(m))
+                         format_func=lambda m: names.get(m, m))
     low, high = c4.slider("N1 density (%)", 0, 100, (0, 100), key="lib_density", on_change=_first_page)
     dates = st.date_input("Created between", value=(), key="lib_dates", on_change=_first_page)
     since = dates[0] if len(dates) >= 1 else None
@@ -113,8 +114,8 @@ def _story_table(db: store.Database, f: store.StoryFilter) -> list[dict]:
     rows = store.list_stories(db, f, order="newest", limit=PAGE, offset=page * PAGE,
                               columns=("id", "created", "title", "text", "model", "source", "n1_density",
                                        "unique_n1", "length"))
-    table = pd.DataFrame([{"id": r["id"], "created": r["created"], "title": _label(r),
-                           "model": registry.display_name(r["model"]),
+    names = registry.display_names(r["model"] for r in rows)
+    table = pd.DataFrame([{"id": r["id"], "created": r["created"], "title": _label(r), "model": names[r["model"]],
                            "source": r["source"], "N1 density": r["n1_density"], "unique N1": r["unique_n1"],
                            "length": r["length"]} for r in rows])
     st.dataframe(table, hide_index=True, key="lib_table", column_config={

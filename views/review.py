@@ -50,6 +50,12 @@ def _model_label(model: str) -> str:
     return registry.display_name(model) or NO_MODEL
 
 
+def _model_labels(models: pd.Series) -> pd.Series:
+    """_model_label for a whole column, reading the registry once."""
+    names = registry.display_names(models.unique())
+    return models.map(lambda m: names[m] or NO_MODEL)
+
+
 def _filters(db: store.Database) -> Selection:
     models = [r["model"] for r in store.model_aggregates(db)]
     profiles = store.profiles(db)
@@ -111,7 +117,7 @@ def _table(df: pd.DataFrame) -> None:
 
 def _for_display(shown: pd.DataFrame) -> pd.DataFrame:
     """Model names instead of ids; figures as text with a dash where a story has none."""
-    out = shown.assign(model=shown["model"].map(_model_label)) if "model" in shown else shown
+    out = shown.assign(model=_model_labels(shown["model"])) if "model" in shown else shown
     if "reviews" in out:
         out = out.assign(reviews=out["reviews"].fillna(0).astype(int))
     return for_display(out, {"coverage": "{:.0%}", "rating": "{:.1f} ★", "readability": "{:.2f}"})
@@ -131,7 +137,7 @@ def _export(db: store.Database, sel: Selection, df: pd.DataFrame) -> None:
 
 
 def _charts(df: pd.DataFrame, aggs: pd.DataFrame) -> None:
-    df = df.assign(model=df["model"].map(_model_label))
+    df = df.assign(model=_model_labels(df["model"]))
     c1, c2 = st.columns(2)
     box = px.box(df, x="model", y="n1_density", color="model", points="outliers",
                  labels={"model": "Model", "n1_density": "N1 density (%)"}, title="N1 density per model")
@@ -140,14 +146,14 @@ def _charts(df: pd.DataFrame, aggs: pd.DataFrame) -> None:
                          labels={"length": "Length (characters)", "n1_density": "N1 density (%)",
                                  "model": "Model"}, title="N1 density against length")
     c2.plotly_chart(scatter, key="rev_scatter")
-    rated = aggs.dropna(subset=["mean_rating"]).assign(model=lambda a: a["model"].map(_model_label))
+    rated = aggs.dropna(subset=["mean_rating"]).assign(model=lambda a: _model_labels(a["model"]))
     if rated.empty:
         st.caption("No ratings yet: the mean rating per model appears once stories are reviewed.")
     else:
         bar = px.bar(rated, x="model", y="mean_rating", range_y=[0, 5], title="Mean rating per model",
                      labels={"model": "Model", "mean_rating": "Mean rating (1–5)"})
         st.plotly_chart(bar, key="rev_rating_bar")
-    st.dataframe(for_display(aggs.assign(model=aggs["model"].map(_model_label)), {"mean_rating": "{:.2f} ★"}),
+    st.dataframe(for_display(aggs.assign(model=_model_labels(aggs["model"])), {"mean_rating": "{:.2f} ★"}),
                  hide_index=True, key="rev_aggregates",
                  column_config={"mean_density": st.column_config.NumberColumn("Mean density", format="%.2f%%"),
                                 "median_density": st.column_config.NumberColumn("Median density",

@@ -11,6 +11,7 @@ import streamlit as st
 from core import store
 from core.auth import WRONG, Role, accounts, authenticate, role_allows
 from core.store import students
+from views.common import database
 
 _FAILED = "_signin_failed"  # set by the sign-in callback, shown (once) by the form
 
@@ -47,14 +48,14 @@ def _sign_in() -> None:
         return
     state["role"], state["user"] = account.role.value, account.name
     state.pop(_FAILED, None)
-    db = _db()
+    db = database()
     if db is not None:  # stays signed in across a reload or a typed URL (see _reopen_from_cookies)
         token = students.new_token(db, account=account.name)
         state["_staff_token"], state.setdefault(_COOKIE_JS, {})[_STAFF_COOKIE] = token, token
 
 
 def _sign_out() -> None:
-    db = _db()
+    db = database()
     if db is not None:
         students.drop_token(db, st.session_state.get("_staff_token", ""))
     for key in ("role", "user", _FAILED, "_staff_token"):
@@ -83,12 +84,6 @@ _COOKIE, _STAFF_COOKIE = "nonestory_profile", "nonestory_staff"
 _COOKIE_JS = "_cookie_js"  # cookie name -> token to write ('' clears it), drawn once by _write_cookies
 
 
-def _db():
-    from views.common import database
-
-    return database()
-
-
 def _reopen_from_cookies() -> None:
     """Once per browser session: a live token in a cookie reopens its profile, or signs its
     teacher/admin back in, after a reload or a typed URL (a new Streamlit session), so nothing
@@ -100,7 +95,7 @@ def _reopen_from_cookies() -> None:
     state["_cookie_checked"] = True
     cookies = st.context.cookies or {}
     profile_token, staff_token = cookies.get(_COOKIE, ""), cookies.get(_STAFF_COOKIE, "")
-    db = _db() if profile_token or staff_token else None
+    db = database() if profile_token or staff_token else None
     if db is None:
         return
     name = students.profile_for_token(db, profile_token) if not state.get("profile") else ""
@@ -115,7 +110,7 @@ def _open_profile() -> None:
     state = st.session_state
     name, passphrase = state.get("profile_name", ""), state.get("profile_passphrase", "")
     state["profile_passphrase"] = ""
-    db = _db()
+    db = database()
     if db is None:
         return
     try:
@@ -131,7 +126,7 @@ def _open_profile() -> None:
 
 def _close_profile() -> None:
     state = st.session_state
-    db = _db()
+    db = database()
     if db is not None:
         students.drop_token(db, state.get("_profile_token", ""))
     for key in ("profile", "_profile_token"):
@@ -170,7 +165,7 @@ def _profile_form() -> None:
 
 def _change_passphrase() -> None:
     state = st.session_state
-    db = _db()
+    db = database()
     current, new = state.get("pp_current", ""), state.get("pp_new", "")
     state["pp_current"] = state["pp_new"] = ""
     if db is None:
@@ -185,7 +180,7 @@ def _change_passphrase() -> None:
 
 def _open_profile_panel(name: str) -> None:
     st.markdown(f"Profile: **{name}**")
-    db = _db()
+    db = database()
     protected = db is not None and students.has_passphrase(db, name)
     with st.expander("Change passphrase" if protected else "Protect with a passphrase"):
         with st.form("profile_passphrase_form", border=False):
@@ -193,15 +188,13 @@ def _open_profile_panel(name: str) -> None:
                 st.text_input("Current passphrase", key="pp_current", type="password")
             st.text_input("New passphrase", key="pp_new", type="password")
             st.form_submit_button("Save passphrase", key="pp_go", on_click=_change_passphrase)
-        kind, msg = st.session_state.pop("_pp_msg", (None, None))
-        if kind:
-            getattr(st, kind)(msg)
+        _flash("_pp_msg")
     st.button("Close profile", key="profile_close", on_click=_close_profile)
 
 
 def _reset_student_passphrase() -> None:
     state = st.session_state
-    db = _db()
+    db = database()
     if db is None or not role_allows(current_role(), Role.TEACHER):
         return
     try:
@@ -219,9 +212,14 @@ def _reset_form() -> None:
         with st.form("passphrase_reset", border=False):
             st.text_input("Student's profile name", key="reset_name")
             st.form_submit_button("Reset passphrase", key="reset_go", on_click=_reset_student_passphrase)
-        kind, msg = st.session_state.pop("_reset_msg", (None, None))
-        if kind:
-            getattr(st, kind)(msg)
+        _flash("_reset_msg")
+
+
+def _flash(key: str) -> None:
+    """Shows, once, the ("success" | "error", message) a form's callback left under `key`."""
+    kind, message = st.session_state.pop(key, (None, None))
+    if kind:
+        getattr(st, kind)(message)
 
 
 def sidebar() -> Role:

@@ -88,14 +88,11 @@ def importer(db: store.Database, owner: str) -> None:
 def _import(db: store.Database, list_name: str, words: list, source: str, owner: str) -> None:
     """Saves a new list at once; a replacement waits for confirmation (see `_confirm_replace`)."""
     name = store.check_list_name(list_name)
-    visible = {r["name"]: r for r in store.word_lists(db, owner)}
-    change = store.list_changes(db, name, words)
+    change = store.list_changes(db, name, words, owner)  # someone else's list: refused with the reason
     if change is None:
         count = store.save_word_list(db, name, words, source_file=source, owner=owner, by=_who())
         st.success(f'Imported {count} words into "{name}".')
         return
-    if name not in visible or visible[name]["owner"] != owner:  # someone else's: refused with the reason
-        store.save_word_list(db, name, words, source_file=source, owner=owner, by=_who())
     st.session_state[_PENDING] = (name, words, source, change)
 
 

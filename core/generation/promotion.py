@@ -10,13 +10,13 @@ checkpoint, its figures, and the reason.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import settings
 from core.generation import registry
+from training import runs
 
 SETTINGS = "promotion.json"
 LOG = "promotions.jsonl"
@@ -59,9 +59,7 @@ def thresholds() -> Thresholds:
 def save_thresholds(value: Thresholds) -> None:
     path = _path(SETTINGS)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(value)), encoding="utf-8")
-    os.replace(tmp, path)
+    runs.atomic_write(path, json.dumps(asdict(value)))
 
 
 def shortfalls(evaluation: dict | None, limits: Thresholds) -> list[str]:
@@ -116,16 +114,4 @@ def _append_log(record: dict) -> None:
 
 def log() -> list[dict]:
     """Every promotion, newest first; unreadable lines are skipped."""
-    try:
-        lines = _path(LOG).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            out.append(record)
-    return out[::-1]
+    return runs.read_jsonl(_path(LOG))[::-1]

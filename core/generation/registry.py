@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,25 +213,37 @@ def for_students() -> list[ModelSpec]:
     return [m for m in available() if m.source in STUDENT_SOURCES]
 
 
-def display_name(model: str) -> str:
-    """What a page shows for a story's or job's model id: a promoted model's name, the API or
+def display_names(models: Iterable[str]) -> dict[str, str]:
+    """What a page shows for each story's or job's model id: a promoted model's name, the API or
     example model's name, a hub id as it is; a checkpoint as run/checkpoint and any other folder
-    by its own name, so no page shows a server path. '' stays ''."""
-    if not model:
-        return ""
-    for m in (EXAMPLES, *PUBLISHED, *_api_model()):
-        if model == m.model:
-            return m.name
-    folder = Path(model)
-    if not folder.is_absolute() and not model.startswith(("~", ".")):
+    by its own name, so no page shows a server path. '' stays ''. promoted.json and the API
+    setting are read once for all of them."""
+    models = set(models)
+    known = {m.model: m.name for m in (EXAMPLES, *PUBLISHED, *_api_model())}
+    promoted_names: dict[Path, str] = {}
+    if any(Path(m).is_absolute() or m.startswith(("~", ".")) for m in models if m):
+        for e in promoted():
+            for path in (e["path"], e.get("source") or e["path"]):
+                promoted_names.setdefault(Path(path).resolve(), e["name"])
+    return {m: _display_name(m, known, promoted_names) for m in models}
+
+
+def _display_name(model: str, known: dict[str, str], promoted_names: dict[Path, str]) -> str:
+    if not model or model in known:
+        return known.get(model, "")
+    if not Path(model).is_absolute() and not model.startswith(("~", ".")):
         return model  # a hub id (owner/name) or an API model name
-    resolved = folder.expanduser().resolve()
-    for e in promoted():
-        if resolved in (Path(e["path"]).resolve(), Path(e.get("source") or e["path"]).resolve()):
-            return e["name"]
+    resolved = Path(model).expanduser().resolve()
+    if resolved in promoted_names:
+        return promoted_names[resolved]
     if resolved.name.startswith("checkpoint-"):
         return f"checkpoint: {resolved.parent.name}/{resolved.name}"
     return f"local: {resolved.name}"
+
+
+def display_name(model: str) -> str:
+    """display_names for one model id."""
+    return display_names([model])[model]
 
 
 def default_model(models: list[ModelSpec] | None = None) -> ModelSpec:

@@ -224,7 +224,9 @@ def export_bytes(db: Database, fmt: str, f: StoryFilter = StoryFilter(), ids: Se
         f"AS comments FROM reviews GROUP BY story_id) r ON r.story_id = s.id WHERE {where} ORDER BY {order}",
         params)
     if model_name is not None:
-        names = [model_name(m or "") for m in table.column("model").to_pylist()]
+        models = [m or "" for m in table.column("model").to_pylist()]
+        lookup = {m: model_name(m) for m in set(models)}  # once per model, not per story
+        names = [lookup[m] for m in models]
         table = table.add_column(table.schema.get_field_index("model") + 1, "model_name", [names])
     return _encode(table, fmt)
 

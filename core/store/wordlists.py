@@ -82,10 +82,13 @@ def word_lists(db: Database, profile: str = "") -> list[dict]:
                    "WHERE coalesce(owner, '') IN ('', ?) ORDER BY owner <> '', name", [profile])
 
 
-def list_changes(db: Database, name: str, words: Sequence[ListWord]) -> tuple[int, int] | None:
-    """(words added, words removed) if `words` replaced the list `name`; None when there is none."""
-    if _owner_of(db, name.strip()) is None:
+def list_changes(db: Database, name: str, words: Sequence[ListWord], owner: str = CLASS) -> tuple[int, int] | None:
+    """(words added, words removed) if `owner` replaced the list `name` with `words`; None when
+    there is no such list. Raises StoreError when the list is not `owner`'s to replace."""
+    current = _owner_of(db, name.strip())
+    if current is None:
         return None
+    _check_owner(current, name.strip(), owner)
     old = {r[0] for r in db.execute("SELECT word FROM list_words WHERE list_name = ?", [name.strip()])}
     new = {w.word for w in words}
     return len(new - old), len(old - new)
