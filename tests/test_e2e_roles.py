@@ -95,7 +95,9 @@ def reload(browser: Browser) -> None:
 
 def select_options(browser: Browser, key: str) -> list[str]:
     """The options a selectbox offers, read by opening it as a person would."""
-    browser.click(f".st-key-{key} button[aria-haspopup=listbox]")
+    button = f".st-key-{key} button[aria-haspopup=listbox]"
+    browser.wait_for(f"!!document.querySelector('{button}')")  # painted (a run's end can precede it)
+    browser.click(button)
     browser.wait_for("document.querySelectorAll('[role=option]').length > 0")
     options = browser.eval("[...document.querySelectorAll('[role=option]')].map(o => o.innerText)")
     browser.press("Escape")
