@@ -285,9 +285,10 @@ class Browser:
 
     def settled(self, timeout: float = 60) -> None:
         """Wait until the Streamlit app's script run is over (the app element carries the run's
-        state): a click that lands during a rerun is dropped, and a rerender closes popups."""
+        state) and no element is still marked stale from the run before: a click that lands
+        during a rerun is dropped, and a rerender closes popups."""
         self.wait_for("document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
-                      " === 'notRunning'", timeout=timeout)
+                      " === 'notRunning' && !document.querySelector('[data-stale=true]')", timeout=timeout)
 
     def text(self) -> str:
         return str(self.eval("document.body ? document.body.innerText : ''"))

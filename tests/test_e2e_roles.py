@@ -94,10 +94,13 @@ def reload(browser: Browser) -> None:
 
 
 def select_options(browser: Browser, key: str) -> list[str]:
-    """The options a selectbox offers, read by opening it as a person would."""
-    button = f".st-key-{key} button[aria-haspopup=listbox]"
-    browser.wait_for(f"!!document.querySelector('{button}')")  # painted (a run's end can precede it)
-    browser.click(button)
+    """The options a selectbox offers, read by opening it from the keyboard (focus, ArrowDown):
+    a mouse click at its coordinates can miss while a table above it is still growing."""
+    box = f".st-key-{key} input[role=combobox]"
+    browser.wait_for(f"!!document.querySelector('{box}')")
+    browser.settled()
+    browser.eval(f"document.querySelector('{box}').focus()")
+    browser.press("ArrowDown")
     browser.wait_for("document.querySelectorAll('[role=option]').length > 0")
     options = browser.eval("[...document.querySelectorAll('[role=option]')].map(o => o.innerText)")
     browser.press("Escape")
