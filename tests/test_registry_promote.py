@@ -178,3 +178,16 @@ def test_display_names_never_show_a_server_path(checkpoint, tmp_path):
     assert registry.display_name("BBusagi/sft-nonestory-train002") == "BBusagi/sft-nonestory-train002"
     assert registry.display_name("example-passage") == registry.EXAMPLES.name
     assert registry.display_name("") == ""
+
+
+def test_thresholds_outside_zero_to_one_are_refused_and_a_broken_file_means_the_defaults():
+    from core.generation import promotion
+
+    with pytest.raises(registry.PromotionError, match="between 0 and 1"):
+        promotion.Thresholds(1.5, 0.5)
+    path = settings.paths().models / promotion.SETTINGS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"min_coverage": "lots"', encoding="utf-8")
+    assert promotion.thresholds() == promotion.Thresholds()
+    promotion.save_thresholds(promotion.Thresholds(0.3, 0.9))
+    assert promotion.thresholds() == promotion.Thresholds(0.3, 0.9)
