@@ -327,12 +327,43 @@ class Browser:
         self._element(selector, "el.scrollIntoView({block: 'center'}); el.focus();")
         self.send("Input.insertText", {"text": text})
 
-    def click(self, selector: str) -> None:
-        """Real mouse press/release at the element's centre (so overlays and disabled state count)."""
-        x, y, area = self._element(selector, """el.scrollIntoView({block: 'center', inline: 'center'});
-            const r = el.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2, r.width * r.height];""")
-        if not area:
-            raise BrowserError(f"element {selector!r} has no size (hidden?)")
+    def click(self, selector: str, timeout: float = 30) -> None:
+        """Real mouse press/release at the element's centre (so overlays and disabled state count).
+        First waits, as a person does, until nothing around it moves: the page's fonts have
+        loaded (Streamlit's icons are ligatures that reflow when their font arrives), nothing that
+        holds it is animating (an expander opens by animating its height with its content
+        clipped, for about 0.6 s), its box is the same over two frames, and it is what a mouse
+        at its centre would hit. Otherwise the press can land on it and the release on whatever
+        is there a moment later, and no click happens. A selector that matches nothing fails at
+        once; an element that stays covered, hidden or moving fails after `timeout`."""
+        sel = json.dumps(selector)
+        probe = f"""new Promise(done => {{
+            const el = document.querySelector({sel});
+            if (!el) return done('missing');
+            el.scrollIntoView({{block: 'center', inline: 'center'}});
+            const box = () => {{ const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height].join(); }};
+            const before = box();
+            requestAnimationFrame(() => requestAnimationFrame(() => {{
+                const r = el.getBoundingClientRect();
+                if (document.fonts.status !== 'loaded') return done('is waiting for the page fonts');
+                if (document.getAnimations().some(a => a.playState === 'running' && a.effect?.target?.contains?.(el)))
+                    return done('is inside something still animating');
+                if (!(r.width * r.height)) return done('has no size (hidden?)');
+                if (box() !== before) return done('is still moving');
+                const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                if (hit && (hit === el || el.contains(hit))) return done('ok');
+                done('is covered by ' + (hit ? hit.tagName.toLowerCase() + (hit.id ? '#' + hit.id : '') : 'nothing'));
+            }}));
+        }})"""
+        deadline = time.monotonic() + timeout
+        while (state := self.eval(probe)) != "ok":
+            if state == "missing":
+                raise BrowserError(f"no element matches {selector}")
+            if time.monotonic() > deadline:
+                raise BrowserError(f"element {selector!r} {state}")
+            time.sleep(0.05)
+        x, y = self._element(selector, """const r = el.getBoundingClientRect();
+            return [r.x + r.width / 2, r.y + r.height / 2];""")
         self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})

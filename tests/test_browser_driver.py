@@ -29,6 +29,20 @@ PAGES: dict[str, str] = {
           console.log('page ready', 3);
         </script>""",
     "/alert": """<!doctype html><meta charset="utf-8"><script>alert('x')</script><p>after the alert</p>""",
+    # A panel that opens like Streamlit's expander: its height grows over 600 ms with overflow
+    # clipped, so for a while the button inside is laid out but not visible, and a press at its centre
+    # would land on the catcher underneath. A second button stays under an opaque overlay.
+    "/panel": """<!doctype html><meta charset="utf-8"><title>panel</title>
+        <style>#panel { overflow: clip; height: 0; transition: height 600ms linear; }
+               #panel.open { height: 80px; }
+               #catcher { position: absolute; top: 0; left: 0; width: 100%; height: 400px; z-index: -1; }
+               #veil { position: absolute; top: 150px; left: 0; width: 300px; height: 60px; background: #fff; }
+               #hidden-btn { position: absolute; top: 160px; left: 10px; }</style>
+        <div id="catcher" onclick="window.missed = (window.missed || 0) + 1"></div>
+        <div id="panel"><div style="height: 50px"></div>
+          <button id="inside" onclick="window.pressed = true">Inside</button></div>
+        <button id="hidden-btn" onclick="window.pressed = 'hidden'">Hidden</button><div id="veil"></div>
+        <script>window.pressed = false; window.missed = 0;</script>""",
 }
 
 
@@ -184,6 +198,21 @@ def test_click_raises_when_selector_matches_nothing(browser: Browser, server: st
     browser.goto(server + "/")
     with pytest.raises(BrowserError, match="no element matches #missing"):
         browser.click("#missing")
+
+
+def test_click_waits_until_button_in_opening_panel_is_visible(browser: Browser, server: str) -> None:
+    browser.goto(server + "/panel")
+    browser.eval("document.getElementById('panel').classList.add('open')")
+    browser.click("#inside")
+    browser.wait_for("window.pressed === true", timeout=10)
+    assert browser.eval("window.missed") == 0  # no press went to what was underneath
+
+
+def test_click_raises_when_button_stays_covered(browser: Browser, server: str) -> None:
+    browser.goto(server + "/panel")
+    with pytest.raises(BrowserError, match="#hidden-btn' is covered by div#veil"):
+        browser.click("#hidden-btn", timeout=1)
+    assert browser.eval("window.pressed") is False
 
 
 def test_screenshot_writes_png_when_called(browser: Browser, server: str, tmp_path: Path) -> None:
