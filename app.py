@@ -23,12 +23,12 @@ with st.sidebar:
     role = sidebar()
 
 pages = [
-    st.Page("views/reader.py", title="Reader", icon="📖", default=True),  # served at /
-    st.Page("views/generate.py", title="Generate", icon="✍️", url_path="generate"),
-    st.Page("views/library.py", title="Library", icon="📚", url_path="library"),
-    st.Page("views/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
-    restricted(role, "views/review.py", "Review", "🧑‍🏫", "review", Role.TEACHER),
-    restricted(role, "views/training.py", "Training", "🏋️", "training", Role.ADMIN),
-    restricted(role, "views/checkpoints.py", "Checkpoints", "🏁", "checkpoints", Role.ADMIN),
+    st.Page("views/pages/reader.py", title="Reader", icon="📖", default=True),  # served at /
+    st.Page("views/pages/generate.py", title="Generate", icon="✍️", url_path="generate"),
+    st.Page("views/pages/library.py", title="Library", icon="📚", url_path="library"),
+    st.Page("views/pages/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
+    restricted(role, "views/pages/review.py", "Review", "🧑‍🏫", "review", Role.TEACHER),
+    restricted(role, "views/pages/training.py", "Training", "🏋️", "training", Role.ADMIN),
+    restricted(role, "views/pages/checkpoints.py", "Checkpoints", "🏁", "checkpoints", Role.ADMIN),
 ]
 st.navigation(pages).run()

@@ -29,7 +29,7 @@ from views import checkpoints_eval, common
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGE = str(ROOT / "views" / "checkpoints.py")
+PAGE = str(ROOT / "views" / "pages" / "checkpoints.py")
 # One thread: the tiny model is too small to split, and on a busy CPU threads fight (60x slower).
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 PROMPT = "This page is for admins. Sign in from the sidebar."
@@ -97,7 +97,7 @@ def open_as_admin(monkeypatch, runs: list[str] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     at.session_state["role"], at.session_state["user"] = "admin", "admin"
     at.run()
-    at.switch_page("views/checkpoints.py").run()
+    at.switch_page("views/pages/checkpoints.py").run()
     if runs is not None:
         at.multiselect(key="ck_runs").set_value(runs).run()
     assert not at.exception, at.exception
@@ -140,7 +140,7 @@ def test_access_through_app_below_admin_shows_only_the_prompt(role, monkeypatch)
     if role == "teacher":
         at.session_state["role"], at.session_state["user"] = "teacher", "teacher"
     at.run()
-    at.switch_page("views/checkpoints.py").run()  # routed though not listed: a typed URL lands here
+    at.switch_page("views/pages/checkpoints.py").run()  # routed though not listed: a typed URL lands here
     assert not at.exception
     assert PROMPT in [w.value for w in at.warning]
     assert not at.dataframe and not at.get("plotly_chart") and not at.multiselect
@@ -296,11 +296,11 @@ def test_promote_puts_checkpoint_in_registry_and_generate_list(good_checkpoint, 
     at.button(key="ck_promote_go").click().run()  # the same name again
     assert [e.value for e in at.error] == ["A model named 'N1 stories v3' already exists; choose another name."]
 
-    at.switch_page("views/generate.py").run()
+    at.switch_page("views/pages/generate.py").run()
     assert not at.exception
     assert "N1 stories v3" in at.selectbox(key="gen_model").options
 
-    at.switch_page("views/checkpoints.py").run()
+    at.switch_page("views/pages/checkpoints.py").run()
     at.button(key="ck_unpromote").click().run()
     assert registry.promoted() == [] and not any("folder" in d.value.columns for d in at.dataframe)
     assert not copy.exists()  # the kept copy goes with its entry

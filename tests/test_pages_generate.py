@@ -18,7 +18,7 @@ def app():
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["profile"] = "hana"
     at.run()
-    at.switch_page("views/generate.py").run()
+    at.switch_page("views/pages/generate.py").run()
     assert not at.exception
     yield at
     from views.common import _database, _job_manager
@@ -113,7 +113,7 @@ def test_only_admins_are_offered_raw_checkpoints(monkeypatch, role, sees_checkpo
         monkeypatch.setenv(f"NONESTORY_{role.upper()}_PASSWORD_HASH", hash_password("pw", iterations=1000))
         at.session_state["role"], at.session_state["user"] = role, role
     at.run()
-    at.switch_page("views/generate.py").run()
+    at.switch_page("views/pages/generate.py").run()
     assert not at.exception
     options = [str(o) for o in at.selectbox(key="gen_model").options]
     assert any("checkpoint: run-x/checkpoint-2" in o for o in options) is sees_checkpoint

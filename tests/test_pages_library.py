@@ -39,7 +39,7 @@ def open_library(profile: str | None = "hana") -> AppTest:
     if profile is not None:
         at.session_state["profile"] = profile
     at.run()
-    at.switch_page("views/library.py").run()
+    at.switch_page("views/pages/library.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -59,11 +59,11 @@ def test_student_b_cannot_open_student_as_library_without_the_passphrase(hana_wi
     at = open_profile(app(), "hana", "")
     assert [e.value for e in at.error] == [students.WRONG_PASSPHRASE]
     assert "profile" not in at.session_state
-    at.switch_page("views/library.py").run()
+    at.switch_page("views/pages/library.py").run()
     assert "secret story" not in everything(at)
     assert not [b for b in at.button if b.key and b.key.startswith("lib_delete")]
     open_profile(at, "ken")  # B's own profile: a new one, without a passphrase
-    at.switch_page("views/library.py").run()
+    at.switch_page("views/pages/library.py").run()
     assert at.session_state["profile"] == "ken" and "secret story" not in everything(at)
     assert store.get_story(_database(str(settings.paths().db)), hana_with_a_story)["deleted_at"] is None
 
@@ -72,7 +72,7 @@ def test_student_a_opens_with_the_passphrase_and_sees_the_story(hana_with_a_stor
     at = open_profile(app(), "hana", "sakura-7")
     assert at.session_state["profile"] == "hana"
     assert at.session_state["profile_passphrase"] == ""  # not kept in the session
-    at.switch_page("views/library.py").run()
+    at.switch_page("views/pages/library.py").run()
     assert "secret story" in everything(at)
     at.button(key="profile_close").click().run()
     assert "profile" not in at.session_state

@@ -116,7 +116,7 @@ def student_app(name: str | None = "hana") -> AppTest:
 
 def _upload(at: AppTest, data: bytes, name: str = "teacher.xlsx") -> AppTest:
     at.run()
-    at.switch_page("views/wordlists.py").run()
+    at.switch_page("views/pages/wordlists.py").run()
     at.file_uploader(key="wl_file").set_value((name, data, "application/octet-stream"))
     at.run()
     assert not at.exception, at.exception
@@ -173,14 +173,14 @@ def test_a_student_cannot_replace_or_delete_a_class_list():
     assert {r["name"]: r["owner"] for r in store.word_lists(db, "hana")} == {"class-c": "", "my-words": "hana"}
     other = student_app("ken")
     other.run()
-    other.switch_page("views/wordlists.py").run()
+    other.switch_page("views/pages/wordlists.py").run()
     assert "my-words" not in set(other.dataframe[-1].value["list"])  # personal: only hana sees it
 
 
 def test_a_student_without_a_profile_imports_nothing():
     at = student_app(None)
     at.run()
-    at.switch_page("views/wordlists.py").run()
+    at.switch_page("views/pages/wordlists.py").run()
     assert not [u for u in at.get("file_uploader")]
     assert any("Open your profile" in i.value for i in at.info)
 
@@ -209,12 +209,12 @@ def test_wordlists_delete_is_for_teachers_only_and_undoable(monkeypatch):
     _class_list(db)
     student = student_app("hana")
     student.run()
-    student.switch_page("views/wordlists.py").run()
+    student.switch_page("views/pages/wordlists.py").run()
     assert not [b for b in student.button if b.key == "wl_delete"]
     assert any("changed by teachers and admins" in c.value for c in student.caption)
     teacher = staff_app()
     teacher.run()
-    teacher.switch_page("views/wordlists.py").run()
+    teacher.switch_page("views/pages/wordlists.py").run()
     teacher.selectbox(key="wl_delete_name").set_value("class-c")
     teacher.button(key="wl_delete").click().run()
     assert not teacher.exception
@@ -250,8 +250,8 @@ def test_the_pasted_text_survives_a_visit_to_another_page():
     at.session_state["profile"] = "hana"
     at.run()
     at.text_area(key="reader_text").input("部長は部下に報告を促した。").run()
-    at.switch_page("views/library.py").run()
-    at.switch_page("views/reader.py").run()
+    at.switch_page("views/pages/library.py").run()
+    at.switch_page("views/pages/reader.py").run()
     assert not at.exception
     assert at.text_area(key="reader_text").value == "部長は部下に報告を促した。"
     assert 'data-word="促す"' in html_of(at)

@@ -30,7 +30,7 @@ from views import common
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGE = str(ROOT / "views" / "review.py")
+PAGE = str(ROOT / "views" / "pages" / "review.py")
 
 # id: (text, profile, model, source, title, created). N1 density 37.5, 16.67, 0.0, 20.0.
 STORIES = {
@@ -72,7 +72,7 @@ def open_review(seeded: bool = True) -> AppTest:
     at.session_state["role"] = "teacher"
     at.session_state["user"] = "ms-sato"
     at.run()
-    at.switch_page("views/review.py").run()
+    at.switch_page("views/pages/review.py").run()
     assert not at.exception
     return at
 
@@ -123,7 +123,7 @@ def test_page_through_app_for_student_shows_only_the_prompt():
     seed()
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("views/review.py").run()  # routed though not listed: a typed URL lands here
+    at.switch_page("views/pages/review.py").run()  # routed though not listed: a typed URL lands here
     assert not at.exception
     assert any("This page is for teachers" in w.value for w in at.warning)
     assert not at.dataframe and not at.get("plotly_chart")

@@ -24,7 +24,7 @@ from views import common
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGE = str(ROOT / "views" / "training.py")
+PAGE = str(ROOT / "views" / "pages" / "training.py")
 SIGN_IN = "This page is for admins. Sign in from the sidebar."
 
 
@@ -57,7 +57,7 @@ def open_training(monkeypatch) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["role"], at.session_state["user"] = "admin", "admin"
     at.run()
-    at.switch_page("views/training.py").run()
+    at.switch_page("views/pages/training.py").run()
     assert not at.exception
     return at
 
@@ -124,7 +124,7 @@ def test_page_through_app_below_admin_shows_only_the_prompt(role, monkeypatch):
     if role == "teacher":
         at.session_state["role"], at.session_state["user"] = "teacher", "teacher"
     at.run()
-    at.switch_page("views/training.py").run()  # routed though not listed: a typed URL lands here
+    at.switch_page("views/pages/training.py").run()  # routed though not listed: a typed URL lands here
     assert not at.exception
     assert SIGN_IN in [w.value for w in at.warning]
     assert not at.selectbox and not at.code and not at.get("plotly_chart")

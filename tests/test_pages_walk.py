@@ -20,8 +20,9 @@ from views import common
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGES = ["views/reader.py", "views/generate.py", "views/library.py", "views/wordlists.py", "views/review.py",
-         "views/training.py", "views/checkpoints.py"]
+PAGES = ["views/pages/reader.py", "views/pages/generate.py", "views/pages/library.py",
+         "views/pages/wordlists.py", "views/pages/review.py",
+         "views/pages/training.py", "views/pages/checkpoints.py"]
 ROLES = {"hana": ("student", "hana"), "ken": ("student", "ken"), "teacher": ("teacher", ""), "admin": ("admin", "")}
 NONE = re.compile(r"(?<![\w-])None(?![\w-])")
 
