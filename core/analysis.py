@@ -84,6 +84,17 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
     return Analysis(text, keep, score(text, stats, matches, targets))
 
 
+def headword(word: str) -> str | None:
+    """The headword the store keeps for a word typed in a filter box: a conjugated form becomes
+    its dictionary form (促した -> 促す) when it is one known word; anything else is kept as typed.
+    None for an empty box."""
+    word = word.strip()
+    if not word:
+        return None
+    found = analyze(word).matches
+    return found[0].word if len(found) == 1 else word
+
+
 def _drop_names(matches: list[Match], names: set[str], stats: TokenStats) -> list[Match]:
     """A character found by `_named` once (真理は at the head of a clause) is that character
     everywhere in the text (真理を見つめ, 真理の声), not the N1 word."""

@@ -10,6 +10,9 @@ from core.analysis import Analysis, Match
 from core.kana import has_kanji, hira, is_kana
 from core.vocab import LEVELS
 
+# What a page highlights until the reader picks other levels: N5/N4 would colour every する and こと.
+DEFAULT_LEVELS = ("N1", "N2", "N3")
+
 COLOURS = {  # background, text; contrast checked against WCAG AA on white
     "N1": ("#fde2e1", "#a4161a"), "N2": ("#ffe8cc", "#8a4b00"), "N3": ("#fff3bf", "#6b5300"),
     "N4": ("#d3f9d8", "#1f6f2b"), "N5": ("#dbe9ff", "#1c4f9c"), "list": ("#eee0ff", "#5a2a9c"),

@@ -132,3 +132,11 @@ def test_levels_choose_displayed_matches_but_not_the_score():
     only_n1 = analyze("部長は部下に報告を促した。", levels=["N1"])
     assert {m.level for m in only_n1.matches} == {"N1"}
     assert only_n1.score == full.score
+
+
+def test_headword_turns_a_typed_conjugated_form_into_the_stored_headword():
+    from core.analysis import headword
+    assert headword("促した") == "促す"
+    assert headword(" 把握 ") == "把握"
+    assert headword("だれも知らない造語") == "だれも知らない造語"  # not one known word: kept as typed
+    assert headword("  ") is None

@@ -156,13 +156,14 @@ def test_table_sort_by_orders_rows(teacher, order, column, expected):
 
 
 @pytest.mark.parametrize("widget, value, expected", [
-    ("multiselect", ["tiny-gpt2"], [1, 4]),  # one model: the SQL filter
-    ("multiselect", ["gpt-4o-mini", ""], [2, 3]),  # several, and the empty model: pandas
+    ("multiselect", ["tiny-gpt2"], [1, 4]),
+    ("multiselect", ["gpt-4o-mini", ""], [2, 3]),  # several at once, and the empty model (pasted)
     ("selectbox", "hana", [1, 3]),
     ("text_input", "把握", [1]),
+    ("text_input", "述べた", [4]),  # a conjugated form finds the stories using its headword, as in the Library
     ("slider", (10.0, 30.0), [2, 4]),
     ("date_input", (date(2026, 2, 1), date(2026, 3, 10)), [2, 3]),  # the end day is included
-], ids=["model", "models", "profile", "headword", "density", "dates"])
+], ids=["model", "models", "profile", "headword", "conjugated", "density", "dates"])
 def test_table_filter_narrows_rows(teacher, widget, value, expected):
     key = {"multiselect": "rev_models", "selectbox": "rev_profile", "text_input": "rev_word",
            "slider": "rev_density", "date_input": "rev_dates"}[widget]

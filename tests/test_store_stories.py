@@ -145,9 +145,18 @@ def test_list_stories_word_filter_finds_inflected_forms(db, library):
     assert store.list_stories(db, StoryFilter(word="促")) == []  # headwords, not substrings
 
 
-def test_list_stories_model_filter(db, library):
-    assert ids(store.list_stories(db, StoryFilter(model="model-a"))) == [library["plain"], library["urge"]]
-    assert store.count_stories(db, StoryFilter(model="model-c")) == 1
+def test_list_stories_model_filter_takes_any_of_several_models(db, library):
+    assert ids(store.list_stories(db, StoryFilter(models=("model-a",)))) == [library["plain"], library["urge"]]
+    assert store.count_stories(db, StoryFilter(models=("model-c",))) == 1
+    both = StoryFilter(models=("model-a", "model-c"))
+    assert ids(store.list_stories(db, both)) == [library["quoted"], library["plain"], library["urge"]]
+    assert [r["model"] for r in store.model_aggregates(db, both)] == ["model-a", "model-c"]
+
+
+def test_list_stories_model_filter_finds_pasted_stories_by_the_empty_model(db, library):
+    pasted = store.save_story(db, analysed("plain"), Story(profile="ben", source="pasted"))
+    assert ids(store.list_stories(db, StoryFilter(models=("",)))) == [pasted]
+    assert store.count_stories(db, StoryFilter(models=("", "model-c"))) == 2
 
 
 def test_list_stories_density_range_is_inclusive(db, library):

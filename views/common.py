@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import settings, store
+from core.analysis import Analysis, analyze, headword
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,6 +31,19 @@ def _job_manager(path: str):
 
 def job_manager():
     return _job_manager(str(settings.paths().db))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def cached_analyze(text: str, lists: tuple = (), targets: tuple[str, ...] = ()) -> Analysis:
+    """analyze() for pages, so a rerun (any widget touched) does not analyse the same text again.
+    `lists` is ((name, (ListWord, ...)), ...): hashable, unlike the dict analyze() takes."""
+    return analyze(text, lists=dict(lists), targets=targets)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def cached_headword(word: str) -> str | None:
+    """core.analysis.headword for a filter box, so typing in another widget costs nothing."""
+    return headword(word)
 
 
 def profile() -> str:

@@ -48,7 +48,7 @@ class StoryFilter:
     profile: str | None = None
     search: str | None = None  # in title or text
     word: str | None = None  # a headword the analysis found (促す finds 促した)
-    model: str | None = None
+    models: tuple[str, ...] = ()  # any of these models; "" is pasted and imported stories
     source: str | None = None
     min_density: float | None = None
     max_density: float | None = None
@@ -58,13 +58,16 @@ class StoryFilter:
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["s.deleted_at IS NOT NULL" if self.deleted else "s.deleted_at IS NULL"], []
-        for value, clause in ((self.profile, "s.profile = ?"), (self.model, "s.model = ?"),
+        for value, clause in ((self.profile, "s.profile = ?"),
                               (self.source, "s.source = ?"), (self.min_density, "s.n1_density >= ?"),
                               (self.max_density, "s.n1_density <= ?"), (self.since, "s.created >= ?"),
                               (self.until, "s.created < ?")):
             if value is not None and value != "":
                 clauses.append(clause)
                 params.append(value)
+        if self.models:
+            clauses.append(f"s.model IN ({', '.join('?' * len(self.models))})")
+            params += list(self.models)
         if self.search:
             # Japanese has no letter case: case-folding 400 MB of text per query (ILIKE) cost
             # 10x more than a plain LIKE on the text; titles stay case-insensitive.

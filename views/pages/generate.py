@@ -10,12 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from core import store, vocab
-from core.analysis import analyze
 from core.generation import registry
 from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
+from core.render import DEFAULT_LEVELS
 from core.vocab import LEVELS
 from core.auth import Role, role_allows
-from views.common import database, job_manager, profile
+from views.common import cached_analyze, database, job_manager, profile
 from views.sidebar import current_role
 from views.panels import show_analysis
 
@@ -133,7 +133,7 @@ def finished_job(job: dict) -> None:
     st.subheader(story["title"] or "Your story")
     st.caption(f"Story #{story['id']} · {registry.display_name(story['model'])} · saved to "
                f"{story['profile'] or 'guest'}'s Library")
-    show_analysis(analyze(story["text"], targets=story["targets"]), ["N1", "N2", "N3"], False, key="gen")
+    show_analysis(cached_analyze(story["text"], targets=tuple(story["targets"])), list(DEFAULT_LEVELS), False, key="gen")
     if len(job["candidates"]) > 1:
         st.markdown("**Candidates** (best first: target coverage, then N1 density less repeated sentences)")
         st.dataframe(pd.DataFrame(job["candidates"]), hide_index=True)

@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import store
-from core.analysis import Analysis, analyze
+from core.render import DEFAULT_LEVELS
 from core.vocab import LEVELS, jlpt, level_sizes
 from core.generation import registry
-from views.common import database, profile
+from views.common import cached_analyze, cached_headword, database, profile
 from views.panels import show_analysis
 
 PAGE = 20  # stories per table page
@@ -21,21 +21,9 @@ _DELETED = "_lib_deleted"  # id of the story just deleted, while its Undo is on 
 _NOTICE = "_lib_notice"  # one success line to show on the next run
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _analyze(text: str, targets: tuple[str, ...]) -> Analysis:
-    return analyze(text, targets=targets)
-
-
 @st.cache_resource(show_spinner=False)
 def _n1_total() -> int:
     return level_sizes(jlpt())["N1"]
-
-
-def _headword(word: str) -> str | None:
-    """A conjugated form typed in the word box (促した) becomes the headword the store keeps (促す)."""
-    word = word.strip()
-    found = _analyze(word, ()).matches if word else ()
-    return found[0].word if len(found) == 1 else word or None
 
 
 def _label(row: dict) -> str:
@@ -99,8 +87,8 @@ def _filters(db: store.Database, name: str) -> store.StoryFilter:
     dates = st.date_input("Created between", value=(), key="lib_dates", on_change=_first_page)
     since = dates[0] if len(dates) >= 1 else None
     until = dates[1] + timedelta(days=1) if len(dates) == 2 else None  # the store's `until` is exclusive
-    return store.StoryFilter(profile=name, search=search.strip() or None, word=_headword(word),
-                             model=None if model == "any" else model, min_density=low or None,
+    return store.StoryFilter(profile=name, search=search.strip() or None, word=cached_headword(word),
+                             models=() if model == "any" else (model,), min_density=low or None,
                              max_density=None if high == 100 else high, since=since, until=until)
 
 
@@ -140,11 +128,11 @@ def _open_story(db: store.Database, rows: list[dict]) -> None:
     st.caption(f"#{story['id']} · {story['created']:%Y-%m-%d %H:%M} · {story['source']}"
                + (f" · {registry.display_name(story['model'])}" if story["model"] else ""))
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-    levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=["N1", "N2", "N3"],
+    levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=list(DEFAULT_LEVELS),
                             key="lib_levels")
     furigana = c2.toggle("Furigana", key="lib_furigana")
     c3.button("Delete", key="lib_delete", on_click=_delete, args=(db, story["id"]))
-    show_analysis(_analyze(story["text"], tuple(story["targets"] or ())), levels, furigana, key="lib")
+    show_analysis(cached_analyze(story["text"], targets=tuple(story["targets"] or ())), levels, furigana, key="lib")
 
 
 def _bin(db: store.Database, name: str) -> None:

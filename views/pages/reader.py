@@ -4,16 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core import store
-from core.analysis import Analysis, analyze
 from core.textio import TextFileError, decode_text
+from core.render import DEFAULT_LEVELS
 from core.vocab import LEVELS
-from views.common import database, profile
+from views.common import cached_analyze, database, profile
 from views.panels import show_analysis
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _analyze(text: str, lists: tuple, targets: tuple[str, ...]) -> Analysis:
-    return analyze(text, lists=dict(lists), targets=targets)
-
 
 def _custom_lists(names: list[str]) -> tuple:
     db = database()
@@ -38,7 +33,7 @@ def _controls() -> tuple[list[str], list[str], list[str], bool]:
     available = [r["name"] for r in store.word_lists(db, profile())] if db else []
     c1, c2 = st.columns([3, 2])
     # N5/N4 words (する, こと, ある) would colour half of every line; learners opt in to them.
-    levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=["N1", "N2", "N3"],
+    levels = c1.multiselect("Highlight levels", list(reversed(LEVELS)), default=list(DEFAULT_LEVELS),
                             key="reader_levels")
     lists = c2.multiselect("Custom word lists", available, key="reader_lists",
                            disabled=not available, help="Import lists on the Word lists page.")
@@ -91,7 +86,7 @@ def main() -> None:
         st.info("Paste a Japanese text (or upload a .txt file) to see its JLPT words and N1 score.")
         st.stop()
     try:
-        a = _analyze(text, _custom_lists(lists), tuple(targets))
+        a = cached_analyze(text, _custom_lists(lists), tuple(targets))
     except store.StoreError as exc:
         st.error(str(exc))
         st.stop()

@@ -2,7 +2,6 @@
 and comments in place, and the current selection exported for class."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -10,10 +9,10 @@ import plotly.express as px
 import streamlit as st
 
 from core import store
-from core.analysis import Analysis, analyze
+from core.render import DEFAULT_LEVELS
 from core.auth import Role
 from core.generation import registry
-from views.common import database, for_display
+from views.common import cached_analyze, cached_headword, database, for_display
 from views.panels import show_analysis
 from views.sidebar import require_role
 
@@ -24,25 +23,6 @@ MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocumen
         "jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
 TAGS = ["natural", "unnatural", "too hard", "too easy", "good for class", "grammar errors", "off topic"]
 NO_MODEL = "(no model)"  # pasted and imported stories have an empty model
-LEVELS = ["N1", "N2", "N3"]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What the filters chose: the SQL filter, plus the models it cannot express (several at
-    once, or the empty model), which are applied to the rows in pandas."""
-
-    filter: store.StoryFilter
-    models: tuple[str, ...] = ()
-
-    @property
-    def in_pandas(self) -> bool:
-        return bool(self.models) and self.filter.model is None
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _analyze(text: str, targets: tuple[str, ...]) -> Analysis:
-    return analyze(text, targets=targets)
 
 
 def _model_label(model: str) -> str:
@@ -56,7 +36,7 @@ def _model_labels(models: pd.Series) -> pd.Series:
     return models.map(lambda m: names[m] or NO_MODEL)
 
 
-def _filters(db: store.Database) -> Selection:
+def _filters(db: store.Database) -> store.StoryFilter:
     models = [r["model"] for r in store.model_aggregates(db)]
     profiles = store.profiles(db)
     with st.expander("Filters", expanded=True):
@@ -70,28 +50,21 @@ def _filters(db: store.Database) -> Selection:
         dates = c5.date_input("Created between", value=(), key="rev_dates")
         c6, c7 = st.columns(2)
         search = c6.text_input("Search title and text", key="rev_search")
-        word = c7.text_input("Uses headword", key="rev_word", placeholder="e.g. 把握",
-                             help="Dictionary form: 促す also finds 促した.")
+        word = c7.text_input("Uses the word", key="rev_word", placeholder="e.g. 促す",
+                             help="A dictionary form; conjugated uses count too (促す finds 促した).")
     since, until = (tuple(dates) + (None, None))[:2]
-    f = store.StoryFilter(
-        profile=profile, source=source, search=search.strip() or None, word=word.strip() or None,
-        model=chosen[0] if len(chosen) == 1 and chosen[0] else None,
-        min_density=low if low > 0 else None, max_density=high if high < 100 else None,
+    return store.StoryFilter(
+        profile=profile, source=source, search=search.strip() or None, word=cached_headword(word),
+        models=tuple(chosen), min_density=low if low > 0 else None, max_density=high if high < 100 else None,
         since=since, until=until + timedelta(days=1) if until else None)  # until is exclusive
-    return Selection(f, tuple(chosen))
 
 
-def _rows(db: store.Database, sel: Selection, order: str) -> pd.DataFrame:
-    df = pd.DataFrame(store.review_table(db, sel.filter, order=order, limit=None))
-    if sel.in_pandas and not df.empty:
-        df = df[df["model"].isin(sel.models)]
-    return df
+def _rows(db: store.Database, f: store.StoryFilter, order: str) -> pd.DataFrame:
+    return pd.DataFrame(store.review_table(db, f, order=order, limit=None))
 
 
-def _aggregates(db: store.Database, sel: Selection) -> pd.DataFrame:
-    df = pd.DataFrame(store.model_aggregates(db, sel.filter))
-    # Aggregates are grouped by model, so dropping other models' rows is exact.
-    return df[df["model"].isin(sel.models)] if sel.in_pandas and not df.empty else df
+def _aggregates(db: store.Database, f: store.StoryFilter) -> pd.DataFrame:
+    return pd.DataFrame(store.model_aggregates(db, f))
 
 
 TABLE_COLUMNS = {
@@ -123,12 +96,12 @@ def _for_display(shown: pd.DataFrame) -> pd.DataFrame:
     return for_display(out, {"coverage": "{:.0%}", "rating": "{:.1f} ★", "readability": "{:.2f}"})
 
 
-def _export(db: store.Database, sel: Selection, df: pd.DataFrame) -> None:
+def _export(db: store.Database, f: store.StoryFilter, df: pd.DataFrame) -> None:
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     fmt = c1.radio("Export format", store.EXPORT_FORMATS, horizontal=True, key="rev_fmt",
                    format_func=str.upper)
     # The stories shown, in the order shown, with their reviews; each model's id and its name.
-    f, ids = sel.filter, df["id"].tolist()
+    ids = df["id"].tolist()
     # Deferred: the file is built when the button is pressed, not on every rerun of the page.
     c2.download_button(f"Download {len(df):,} stories",
                        lambda: store.export_bytes(db, fmt, f, ids=ids, model_name=registry.display_name),
@@ -209,7 +182,7 @@ def _story(db: store.Database, df: pd.DataFrame) -> None:
     st.caption(f"{story['profile'] or '(no profile)'} · {story['source']} · "
                f"{_model_label(story['model'])} · {story['created']:%Y-%m-%d %H:%M}")
     furigana = st.toggle("Furigana", key="rev_furigana")
-    show_analysis(_analyze(story["text"], tuple(story["targets"] or ())), LEVELS, furigana, key="rev")
+    show_analysis(cached_analyze(story["text"], targets=tuple(story["targets"] or ())), list(DEFAULT_LEVELS), furigana, key="rev")
     reviews = store.reviews_for(db, story_id)
     if reviews:
         st.dataframe(reviews, hide_index=True, key="rev_reviews", column_config={
@@ -229,18 +202,18 @@ def main() -> None:
     if store.count_stories(db) == 0:
         st.info("No stories yet. Stories appear here once students save or generate them.")
         return
-    sel = _filters(db)
+    f = _filters(db)
     order = st.selectbox("Sort by", list(ORDERS), format_func=ORDERS.get, key="rev_order")
-    df = _rows(db, sel, order)
+    df = _rows(db, f, order)
     if df.empty:
         st.info("No stories match these filters.")
         return
     stories, models, rate = st.tabs(["Stories", "Models", "Rate and comment"])
     with stories:
         _table(df)
-        _export(db, sel, df)
+        _export(db, f, df)
     with models:
-        _charts(df, _aggregates(db, sel))
+        _charts(df, _aggregates(db, f))
     with rate:
         _story(db, df)
 
