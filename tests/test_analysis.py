@@ -140,3 +140,10 @@ def test_headword_turns_a_typed_conjugated_form_into_the_stored_headword():
     assert headword(" 把握 ") == "把握"
     assert headword("だれも知らない造語") == "だれも知らない造語"  # not one known word: kept as typed
     assert headword("  ") is None
+
+
+def test_level_words_are_the_levels_own_list_each_once():
+    from core.vocab import jlpt, level_sizes, level_words
+    n1 = level_words("N1")
+    assert len(n1) == len(set(n1)) == level_sizes(jlpt())["N1"]
+    assert "把握" in n1 and "把握" not in level_words("N5")

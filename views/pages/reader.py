@@ -5,8 +5,10 @@ import streamlit as st
 
 from core import store
 from core.textio import TextFileError, decode_text
+from core.analysis import Analysis
 from core.render import DEFAULT_LEVELS
 from core.vocab import LEVELS
+from core.wordlists import typed_words
 from views.common import cached_analyze, database, profile
 from views.panels import show_analysis
 
@@ -41,7 +43,7 @@ def _controls() -> tuple[list[str], list[str], list[str], bool]:
     targets = c3.text_input("Target words (comma-separated)", key="reader_targets",
                             placeholder="把握, 促す, 和やか")
     furigana = c4.toggle("Furigana", key="reader_furigana")
-    return levels, lists, [t.strip() for t in targets.replace("、", ",").split(",") if t.strip()], furigana
+    return levels, lists, typed_words(targets), furigana
 
 
 def save_button(a: Analysis, targets: list[str]) -> None:
