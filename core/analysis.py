@@ -17,7 +17,7 @@ from core import vocab
 from core.kana import has_kanji, hira, is_kana, is_katakana, kanji_of
 from core.pos import AFFIX_POS, FUNCTION_POS, NOUN_LIKE
 from core.score import Score, TokenStats, score
-from core.tokens import GLUE_KANA, GLUE_NAME, Morph, Token, chunks, tokenize_piece
+from core.tokens import END, GLUE_KANA, GLUE_NAME, MORPH, START, SURFACE, Morph, Token, chunks, tokenize_piece
 from core.vocab import AFFIX_MARK, LEVELS, Entry, Index, Key, Sense
 from core.wordlists import ListWord
 
@@ -146,14 +146,14 @@ def find_matches(tokens: Sequence[Token], index: Index, names: set[str] | None =
             if stray & _NI and i + 1 < n and _compound_particle(tokens, i):
                 i += 2  # によって, に対して, において...: grammar, not the N1 words 依って, 対する
                 continue
-            if stray & _OPENING and i and tokens[i - 1][2] == start:
+            if stray & _OPENING and i and tokens[i - 1][END] == start:
                 close = _gloss_end(tokens, i)
                 if close:  # 朔也（さくや）: a reading written out after kanji, not the word さく
                     i = close
                     continue
             stray &= _KANJI_STRAY | _KANA_STRAY
         # Could tokens i, i+1 begin a multi-morpheme entry? Decided once per pair of morphemes.
-        if may_start and (may_start is _ALWAYS or i + 1 < n and _starts(m, tokens[i + 1][3], index)):
+        if may_start and (may_start is _ALWAYS or i + 1 < n and _starts(m, tokens[i + 1][MORPH], index)):
             stop, keys = _multi(tokens, i, index)
             keys = _agreeing(keys, tokens, i, stop, index)
             if keys:
@@ -201,11 +201,11 @@ _CONJUGATING_NEXT = frozenset({"て", "で", "ては", "ても", "ながら", "�
 def _compound_particle(tokens: Sequence[Token], i: int) -> bool:
     nxt = tokens[i + 1]
     # MeCab sometimes fuses に into the word before it (それに, the conjunction): still a particle.
-    if nxt[3].lemma not in _COMPOUND_PARTICLE_VERBS or not (
-            tokens[i][0] == "に" and tokens[i][3].pos1 == "助詞" or tokens[i][3].pos1 == "接続詞"):
+    if nxt[MORPH].lemma not in _COMPOUND_PARTICLE_VERBS or not (
+            tokens[i][SURFACE] == "に" and tokens[i][MORPH].pos1 == "助詞" or tokens[i][MORPH].pos1 == "接続詞"):
         return False
-    after = tokens[i + 2][0] if i + 2 < len(tokens) else ""
-    return after in ("て", "で", "た") or nxt[3].lemma in ("関する", "対する", "因る", "依る")
+    after = tokens[i + 2][SURFACE] if i + 2 < len(tokens) else ""
+    return after in ("て", "で", "た") or nxt[MORPH].lemma in ("関する", "対する", "因る", "依る")
 
 
 def _resolve(m: Morph, surface: str, index: Index) -> tuple[Sense | None, list[Key], bool, int]:
@@ -256,9 +256,9 @@ def _stray(tokens: Sequence[Token], i: int, kind: int) -> bool:
     glued to a lone kana that UniDic could not place (ひ|まり, a name it does not know, read as
     一 + 鞠). `kind` says which test applies (see tokens.GLUE_NAME, GLUE_KANA)."""
     _, start, end, _ = tokens[i]
-    if i and tokens[i - 1][3].glue & kind and tokens[i - 1][2] == start:
+    if i and tokens[i - 1][MORPH].glue & kind and tokens[i - 1][END] == start:
         return True
-    return i + 1 < len(tokens) and tokens[i + 1][3].glue & kind and tokens[i + 1][1] == end
+    return i + 1 < len(tokens) and tokens[i + 1][MORPH].glue & kind and tokens[i + 1][START] == end
 
 
 def _named(tokens: Sequence[Token], i: int) -> bool:
@@ -267,10 +267,10 @@ def _named(tokens: Sequence[Token], i: int) -> bool:
     than the N1 "truth". Common words (心は, 夢が) are common topics, so only N1 asks."""
     surface, start, end, m = tokens[i]
     if m.pos1 != "名詞" or len(surface) > 2 or not has_kanji(surface) or i + 1 >= len(tokens) \
-            or tokens[i + 1][0] not in ("は", "が", "も") or tokens[i + 1][1] != end:
+            or tokens[i + 1][SURFACE] not in ("は", "が", "も") or tokens[i + 1][START] != end:
         return False
-    before = tokens[i - 1][0] if i else ""
-    return (not i or tokens[i - 1][2] != start or before in _CLAUSE_HEAD) and _given_name(surface)
+    before = tokens[i - 1][SURFACE] if i else ""
+    return (not i or tokens[i - 1][END] != start or before in _CLAUSE_HEAD) and _given_name(surface)
 
 
 _CLAUSE_HEAD = frozenset({"、", "。", "「", "」", "『", "』", "と", "（", "）"})
@@ -280,7 +280,7 @@ _CLAUSE_HEAD = frozenset({"、", "。", "「", "」", "『", "』", "と", "（"
 def _given_name(surface: str) -> bool:
     """UniDic reads `surface` as a given name after a family name (佐藤真理さん)."""
     toks = tokenize_piece(f"佐藤{surface}さん")
-    return len(toks) == 3 and toks[1][3].person
+    return len(toks) == 3 and toks[1][MORPH].person
 
 
 # What `_resolve` says a token needs checked in context: `_stray`'s two tests, or (for tokens
@@ -314,10 +314,11 @@ def _fits(tokens: Sequence[Token], i: int, key: Key) -> bool:
             return True
         nxt = tokens[i + 1]
         # 受け入れ、: a verb in its continuative form joining two clauses, not the noun
-        return nxt[3].pos1 not in ("助動詞", "動詞") and nxt[0] not in _CONJUGATING_NEXT and nxt[0] != "、"
+        return (nxt[MORPH].pos1 not in ("助動詞", "動詞") and nxt[SURFACE] not in _CONJUGATING_NEXT
+                and nxt[SURFACE] != "、")
     if key.affix == "suffix":
-        return i > 0 and tokens[i - 1][2] == t[1] and tokens[i - 1][3].pos1 in NOUN_LIKE
-    return i + 1 < len(tokens) and tokens[i + 1][1] == t[2] and tokens[i + 1][3].pos1 in NOUN_LIKE
+        return i > 0 and tokens[i - 1][END] == t[START] and tokens[i - 1][MORPH].pos1 in NOUN_LIKE
+    return i + 1 < len(tokens) and tokens[i + 1][START] == t[END] and tokens[i + 1][MORPH].pos1 in NOUN_LIKE
 
 
 def agrees(surface: str, forms: tuple[str, ...], lemma: str, entry: Entry, variants: frozenset[str]) -> bool:
@@ -347,13 +348,13 @@ def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index
     modifier is that noun and its particle."""
     if not keys:
         return keys
-    if stop < len(tokens) and tokens[stop - 1][0] == "に" and _compound_particle(tokens, stop - 1):
+    if stop < len(tokens) and tokens[stop - 1][SURFACE] == "に" and _compound_particle(tokens, stop - 1):
         return []  # それ|によって: the に begins a compound particle, it does not end それに
-    if i and tokens[i][3].pos1 == "名詞" and tokens[stop - 1][3].pos1 == "助詞" \
-            and (tokens[i - 1][0] == "の" or tokens[i - 1][3].pos1 == "連体詞"):
+    if i and tokens[i][MORPH].pos1 == "名詞" and tokens[stop - 1][MORPH].pos1 == "助詞" \
+            and (tokens[i - 1][SURFACE] == "の" or tokens[i - 1][MORPH].pos1 == "連体詞"):
         return []  # 団地の先に, その先に: a modified noun and its particle, not the adverb 先に
     # The rest depends only on the span's morphemes (each Morph has one surface): decided once.
-    memo_key = (tuple(t[3] for t in tokens[i:stop]), tuple(keys))
+    memo_key = (tuple(t[MORPH] for t in tokens[i:stop]), tuple(keys))
     found = index.memo.get(memo_key)
     if found is None:
         found = index.memo[memo_key] = _spelling_agrees(keys, tokens[i:stop], index)
@@ -361,15 +362,15 @@ def _agreeing(keys: list[Key], tokens: Sequence[Token], i: int, stop: int, index
 
 
 def _spelling_agrees(keys: list[Key], span: Sequence[Token], index: Index) -> list[Key]:
-    surface = "".join(t[0] for t in span)
+    surface = "".join(t[SURFACE] for t in span)
     if is_kana(surface) and _one_token(surface):
         return []  # UniDic reads なるべく as one word; split here (と|なる|べく), it is other words
-    if span[-1][0] == "の" and span[0][3].pos1 == "名詞":  # 本|の is a book's, not ほんの "mere"
+    if span[-1][SURFACE] == "の" and span[0][MORPH].pos1 == "名詞":  # 本|の is a book's, not ほんの "mere"
         keys = [k for k in keys if not (k.reading and _one_token(k.reading))]
     if not kanji_of(surface) and not is_katakana(surface):
         return keys  # hiragana agrees with any entry (see `agrees`)
-    lemma = "".join(t[3].lemma for t in span)
-    base = "".join(t[0] for t in span[:-1]) + span[-1][3].orth_base  # 持って, 活かした -> 活かす
+    lemma = "".join(t[MORPH].lemma for t in span)
+    base = "".join(t[SURFACE] for t in span[:-1]) + span[-1][MORPH].orth_base  # 持って, 活かした -> 活かす
     return [k for k in keys if agrees(surface, (base,), lemma, index.entries[k.entry],
                                       index.variants.get(k.entry, frozenset()))]
 
@@ -385,10 +386,10 @@ _OPEN, _CLOSE = frozenset("（("), frozenset("）)")
 def _gloss_end(tokens: Sequence[Token], i: int) -> int:
     """After kanji, （ kana ） within a few tokens is a reading gloss: the index past its
     closing bracket, else 0."""
-    if not has_kanji(tokens[i - 1][0]):
+    if not has_kanji(tokens[i - 1][SURFACE]):
         return 0
     for j in range(i + 1, min(i + 12, len(tokens))):
-        s = tokens[j][0]
+        s = tokens[j][SURFACE]
         if s in _CLOSE:
             return j + 1 if j > i + 1 else 0
         if not (is_kana(s) or s.isspace()):
@@ -451,7 +452,7 @@ def _multi(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key
     """The longest multi-morpheme entry starting at token i: by lemma sequence (so the
     last verb may be conjugated) or by the written form (so tokenization may differ)."""
     best_end, best = i, []
-    for seq, key in index.multi.get(tokens[i][3].lemma, ()):
+    for seq, key in index.multi.get(tokens[i][MORPH].lemma, ()):
         end = i + len(seq)
         if end >= best_end and end <= len(tokens) and _lemmas_match(tokens, i, seq) \
                 and _span_reads(tokens, i, end, key.reading, key.fold):
@@ -467,26 +468,26 @@ def _multi(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key
 
 
 def _lemmas_match(tokens: Sequence[Token], i: int, seq: tuple[str, ...]) -> bool:
-    return all(tokens[i + j][3].lemma == seq[j] and (j == 0 or tokens[i + j][1] == tokens[i + j - 1][2])
+    return all(tokens[i + j][MORPH].lemma == seq[j] and (j == 0 or tokens[i + j][START] == tokens[i + j - 1][END])
                for j in range(len(seq)))
 
 
 def _span_reads(tokens: Sequence[Token], i: int, end: int, reading: str, folded: bool = False) -> bool:
     if not reading:
         return True
-    last = tokens[end - 1][3]
-    head = "".join(t[3].kana for t in tokens[i:end - 1])
+    last = tokens[end - 1][MORPH]
+    head = "".join(t[MORPH].kana for t in tokens[i:end - 1])
     if reading in (head + last.kana_base, head + last.kana):
         return True
     # MeCab's contextual reading can be off for a head word (何より read なんより): the
     # dictionary reading of the heads counts too.
-    heads = (head, "".join(t[3].lform or t[3].kana for t in tokens[i:end - 1]))
+    heads = (head, "".join(t[MORPH].lform or t[MORPH].kana for t in tokens[i:end - 1]))
     spans = {h + tail for h in heads for tail in (last.kana_base, last.kana)}
     if reading in spans or folded and fold(reading) in {fold(x) for x in spans}:  # Key.fold
         return True
     # Compound nouns voice their second part (箇条 + 書き = かじょうがき, rendaku).
     spoken = head + last.kana_base
-    return all(t[3].pos1 in _COMPOUND_POS for t in tokens[i:end]) and (
+    return all(t[MORPH].pos1 in _COMPOUND_POS for t in tokens[i:end]) and (
         near(reading, spoken) or folded and near(fold(reading), fold(spoken)))
 
 
@@ -494,19 +495,19 @@ _COMPOUND_POS = frozenset({"名詞", "接尾辞", "接頭辞"})
 
 
 def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[Key]]:
-    if tokens[i][0] not in index.prefixes:
+    if tokens[i][SURFACE] not in index.prefixes:
         return i, []
     best_end, best, text = i, [], ""
     for j in range(i, len(tokens)):
         t = tokens[j]
-        if j > i and t[1] != tokens[j - 1][2]:
+        if j > i and t[START] != tokens[j - 1][END]:
             break
-        for form in (text + t[3].orth_base, text + t[0]):
+        for form in (text + t[MORPH].orth_base, text + t[SURFACE]):
             keys = [k for k in index.forms.get(form, ()) if _span_reads(tokens, i, j + 1, k.reading, k.fold)]
             # one token spelling a multi-morpheme entry (一面) is still a word, not a particle
-            if keys and (j > i or t[3].pos1 not in FUNCTION_POS):
+            if keys and (j > i or t[MORPH].pos1 not in FUNCTION_POS):
                 best_end, best = j + 1, keys
-        text += t[0]
+        text += t[SURFACE]
         if text not in index.prefixes:
             break
     return best_end, best
@@ -514,9 +515,9 @@ def _by_form(tokens: Sequence[Token], i: int, index: Index) -> tuple[int, list[K
 
 def _span_match(tokens: Sequence[Token], i: int, end: int, sense: Sense) -> Match:
     span = tokens[i:end]
-    surface = "".join(t[0] for t in span)
-    ruby = "".join(t[3].kana or hira(t[0]) for t in span)
-    return Match(span[0][1], span[-1][2], surface, ruby, any(t[3].content for t in span), sense, i, end)
+    surface = "".join(t[SURFACE] for t in span)
+    ruby = "".join(t[MORPH].kana or hira(t[SURFACE]) for t in span)
+    return Match(span[0][START], span[-1][END], surface, ruby, any(t[MORPH].content for t in span), sense, i, end)
 
 
 __all__ = ["Analysis", "Entry", "Match", "agrees", "analyze", "find_matches", "fold", "near"]

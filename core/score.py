@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from core.tokens import Token
+from core.tokens import MORPH, SURFACE, Token
 from core.vocab import LEVELS
 
 SENTENCE_END = frozenset({"。", "？", "！", "．"})  # as jreadability splits sentences
@@ -68,11 +68,11 @@ class TokenStats:
     def add(self, tokens: Sequence[Token], matches: Sequence) -> None:
         if not tokens:
             return
-        self.per_morph.update(t[3] for t in tokens)  # C-speed counting; one pass per morpheme later
+        self.per_morph.update(t[MORPH] for t in tokens)  # C-speed counting; one pass per morpheme later
         self.tokens += len(tokens)
-        self.last_surface = tokens[-1][0]
+        self.last_surface = tokens[-1][SURFACE]
         self.content_in_matches += sum(
-            m.content if m.last - m.first == 1 else sum(tokens[i][3].content for i in range(m.first, m.last))
+            m.content if m.last - m.first == 1 else sum(tokens[i][MORPH].content for i in range(m.first, m.last))
             for m in matches)
 
     @classmethod

