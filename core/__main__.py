@@ -155,7 +155,7 @@ def _date(value: str):
 def cmd_stories_export(args: argparse.Namespace) -> int:
     from core import store
 
-    f = store.StoryFilter(model=args.model, since=args.since)
+    f = store.StoryFilter(models=(args.model,) if args.model else (), since=args.since)
     try:
         count = store.write_export(_open_db(), Path(args.out), args.format, f)
     except OSError as exc:
@@ -225,6 +225,37 @@ def _print_story(story: dict, as_json: bool) -> None:
     _print_summary(a)
 
 
+def _add_vocab(sub) -> None:
+    v = sub.add_parser("vocab", help="word lists").add_subparsers(dest="vocab_command", required=True)
+    i = v.add_parser("import", help="import a CSV or XLSX word list")
+    i.add_argument("file")
+    i.add_argument("--name", required=True)
+    i.add_argument("--word-col", required=True, help="0-based index or header text")
+    i.add_argument("--reading-col")
+    i.add_argument("--meaning-col")
+    i.add_argument("--sheet", help="XLSX sheet name (default: the first)")
+    i.add_argument("--header-row", type=int, default=0, help="0-based row that holds the header")
+    i.set_defaults(func=cmd_vocab_import)
+    v.add_parser("list", help="built-in levels and custom lists").set_defaults(func=cmd_vocab_list)
+    d = v.add_parser("delete", help="delete a custom list")
+    d.add_argument("name")
+    d.set_defaults(func=cmd_vocab_delete)
+
+
+def _add_stories(sub) -> None:
+    st = sub.add_parser("stories", help="the story library").add_subparsers(dest="stories_command", required=True)
+    e = st.add_parser("export", help="export stories as CSV, JSON lines or Parquet")
+    e.add_argument("--format", required=True, choices=["csv", "jsonl", "parquet"])
+    e.add_argument("--out", required=True, help="file to write")
+    e.add_argument("--since", type=_date, help="only stories created on or after this date (YYYY-MM-DD)")
+    e.add_argument("--model", help="only stories written by this model")
+    e.set_defaults(func=cmd_stories_export)
+    im = st.add_parser("import", help="import stories from JSON lines (text, title, source, created)")
+    im.add_argument("file")
+    im.add_argument("--profile", default="", help="profile the stories belong to")
+    im.set_defaults(func=cmd_stories_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="NoneStory command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -241,32 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--furigana", action="store_true", help="with --html: readings over the marked words")
     a.set_defaults(func=cmd_analyze)
 
-    v = sub.add_parser("vocab", help="word lists").add_subparsers(dest="vocab_command", required=True)
-    i = v.add_parser("import", help="import a CSV or XLSX word list")
-    i.add_argument("file")
-    i.add_argument("--name", required=True)
-    i.add_argument("--word-col", required=True, help="0-based index or header text")
-    i.add_argument("--reading-col")
-    i.add_argument("--meaning-col")
-    i.add_argument("--sheet", help="XLSX sheet name (default: the first)")
-    i.add_argument("--header-row", type=int, default=0, help="0-based row that holds the header")
-    i.set_defaults(func=cmd_vocab_import)
-    v.add_parser("list", help="built-in levels and custom lists").set_defaults(func=cmd_vocab_list)
-    d = v.add_parser("delete", help="delete a custom list")
-    d.add_argument("name")
-    d.set_defaults(func=cmd_vocab_delete)
-
-    st = sub.add_parser("stories", help="the story library").add_subparsers(dest="stories_command", required=True)
-    e = st.add_parser("export", help="export stories as CSV, JSON lines or Parquet")
-    e.add_argument("--format", required=True, choices=["csv", "jsonl", "parquet"])
-    e.add_argument("--out", required=True, help="file to write")
-    e.add_argument("--since", type=_date, help="only stories created on or after this date (YYYY-MM-DD)")
-    e.add_argument("--model", help="only stories written by this model")
-    e.set_defaults(func=cmd_stories_export)
-    im = st.add_parser("import", help="import stories from JSON lines (text, title, source, created)")
-    im.add_argument("file")
-    im.add_argument("--profile", default="", help="profile the stories belong to")
-    im.set_defaults(func=cmd_stories_import)
+    _add_vocab(sub)
+    _add_stories(sub)
 
     g = sub.add_parser("generate", help="write a story around target words, score it and save it")
     g.add_argument("--backend", default="examples", choices=["examples", "hf", "openai"])

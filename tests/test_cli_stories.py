@@ -45,6 +45,9 @@ def test_export_formats_round_trip_with_filters(tmp_path):
     cli("stories", "export", "--format", "parquet", "--out", str(pa))
     table = pq.read_table(pa)
     assert table.num_rows == 2 and "n1_density" in table.column_names
+    none = tmp_path / "none.jsonl"  # imported stories have no model, so a model filter keeps none
+    assert cli("stories", "export", "--format", "jsonl", "--out", str(none), "--model", "gpt-x").returncode == 0
+    assert none.read_text(encoding="utf-8") == ""
 
 
 def test_export_to_unwritable_place_is_one_line(tmp_path):
