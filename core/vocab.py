@@ -13,15 +13,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
-import os
 import pickle
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from core import jmdict, settings
 from core.kana import has_kanji, hira, is_kana, kanji_of
+from core.files import atomic_write
 from core.tokens import MORPH, tokenize
 from core.wordlists import ListWord, meanings_of, split_variants
 
@@ -302,21 +300,11 @@ def jlpt() -> Index:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
         pass
     index = build_jlpt()
-    _write_atomic(path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
-    return index
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write-then-rename so a concurrent reader never sees half a cache file; a read-only
-    cache directory just means the index is rebuilt next time."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+    try:  # a concurrent reader never sees half a cache file
+        atomic_write(path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
-        pass
+        pass  # a read-only cache directory just means the index is rebuilt next time
+    return index
 
 
 def with_lists(base: Index, lists: dict[str, list[ListWord]], targets: Iterable[str] = ()) -> Index:
