@@ -1,4 +1,5 @@
-"""Start the real app (`streamlit run app.py`) on a free local port for end-to-end tests."""
+"""Start the real app (`streamlit run app.py`) on a free local port for end-to-end tests, and
+wait for it in the browser (Playwright pages)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from playwright.sync_api import Page, expect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,3 +56,33 @@ def running_app(env: dict[str, str], timeout: float = 90) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+def settled(page: Page, timeout: float = 60) -> None:
+    """Wait until the app's script run is over (the app element carries the run's state) and no
+    element is still marked stale from the run before. A click that lands while the script
+    reruns can be dropped by Streamlit, and a rerender closes popups: Playwright's own waits
+    (visible, stable, enabled, receives events) cannot see either, so wait for this first."""
+    page.wait_for_function(
+        "document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
+        " === 'notRunning' && !document.querySelector('[data-stale=true]')", timeout=timeout * 1000)
+
+
+def body_text(page: Page) -> str:
+    """What a person can read on the page now (innerText: hidden elements left out)."""
+    return page.locator("body").inner_text()
+
+
+def wait_text(page: Page, text: str, timeout: float = 60) -> None:
+    expect(page.locator("body")).to_contain_text(text, use_inner_text=True, timeout=timeout * 1000)
+
+
+def nav(page: Page, title: str, marker: str) -> None:
+    """Click a sidebar page link once the current run is over, then wait for the new page's
+    marker element and its run to end."""
+    link = page.locator("[data-testid=stSidebarNav] a").filter(has_text=title)
+    expect(link).to_be_visible()
+    settled(page)
+    link.click()
+    expect(page.locator(marker).first).to_be_visible()
+    settled(page)
