@@ -16,8 +16,10 @@ import torch
 from safetensors import safe_open
 
 from tests.test_train import ENV, ROOT, data, tiny  # noqa: F401 - module fixtures, reused
+from core import modelfolder
 from training import checkpoints, lora, runs
 from training.checkpoints import verify
+from training.errors import TrainError
 from training.train import TrainConfig, main, parse_config, progress_line
 
 # The log line per logging step (training.train.progress_line), as a reader would parse it.
@@ -52,13 +54,13 @@ def test_lora_checkpoint_holds_adapter_only_and_verifies(lora_run, tiny):
     run, _ = lora_run
     assert [p.name for p in runs.checkpoints(run)] == ["checkpoint-2", "checkpoint-4"]
     ckpt = run / "checkpoint-4"
-    for name in (lora.ADAPTER_WEIGHTS, lora.ADAPTER_CONFIG, "tokenizer.json", "trainer_state.json", "config.json"):
+    for name in (modelfolder.ADAPTER_WEIGHTS, modelfolder.ADAPTER_CONFIG, "tokenizer.json", "trainer_state.json", "config.json"):
         assert (ckpt / name).is_file(), name
     assert not (ckpt / "model.safetensors").exists()  # the adapter, not a copy of the model
-    with safe_open(str(ckpt / lora.ADAPTER_WEIGHTS), "pt") as f:
+    with safe_open(str(ckpt / modelfolder.ADAPTER_WEIGHTS), "pt") as f:
         keys = list(f.keys())
     assert keys and all("lora_" in k and ".c_attn." in k for k in keys)  # peft's GPT-2 default
-    config = json.loads((ckpt / lora.ADAPTER_CONFIG).read_text())
+    config = json.loads((ckpt / modelfolder.ADAPTER_CONFIG).read_text())
     assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (16, 32, 0.05)
     assert config["base_model_name_or_path"] == str(tiny.resolve())  # absolute: loads from anywhere
     assert verify(ckpt) == []
@@ -72,7 +74,7 @@ def test_lora_checkpoint_holds_adapter_only_and_verifies(lora_run, tiny):
 def test_lora_verify_names_a_broken_adapter_or_a_missing_base(lora_run, tmp_path, capsys):
     run, _ = lora_run
     truncated = shutil.copytree(run / "checkpoint-4", tmp_path / "truncated")
-    weights = truncated / lora.ADAPTER_WEIGHTS
+    weights = truncated / modelfolder.ADAPTER_WEIGHTS
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     problems = verify(truncated)
     assert problems and problems[0].startswith("weights do not load")
@@ -80,9 +82,9 @@ def test_lora_verify_names_a_broken_adapter_or_a_missing_base(lora_run, tmp_path
     assert "weights do not load" in capsys.readouterr().err
 
     orphan = shutil.copytree(run / "checkpoint-4", tmp_path / "orphan")
-    config = json.loads((orphan / lora.ADAPTER_CONFIG).read_text())
+    config = json.loads((orphan / modelfolder.ADAPTER_CONFIG).read_text())
     config["base_model_name_or_path"] = str(tmp_path / "deleted-base")
-    (orphan / lora.ADAPTER_CONFIG).write_text(json.dumps(config))
+    (orphan / modelfolder.ADAPTER_CONFIG).write_text(json.dumps(config))
     problems = verify(orphan)
     assert problems and "base model" in problems[0] and "deleted-base" in problems[0]
 
@@ -108,8 +110,8 @@ def test_lora_checkpoint_loads_merged_for_generation_evaluation_and_the_model_li
             GenerationRequest(targets=("曖昧",), max_new_tokens=6, seed=0)))
         assert text
         orphan = shutil.copytree(ckpt, tmp_path / "orphan")
-        config = json.loads((orphan / lora.ADAPTER_CONFIG).read_text())
-        (orphan / lora.ADAPTER_CONFIG).write_text(json.dumps({**config, "base_model_name_or_path": "/gone/base"}))
+        config = json.loads((orphan / modelfolder.ADAPTER_CONFIG).read_text())
+        (orphan / modelfolder.ADAPTER_CONFIG).write_text(json.dumps({**config, "base_model_name_or_path": "/gone/base"}))
         with pytest.raises(GenerationError, match="needs its base model /gone/base"):
             loading.load_model(str(orphan), "cpu")
     finally:
@@ -149,7 +151,7 @@ def test_lora_settings_come_from_the_config_file(tmp_path):
 def test_lora_targets_that_do_not_fit_fail_with_a_sentence(tiny):
     from transformers import AutoModelForCausalLM
     model = AutoModelForCausalLM.from_pretrained(tiny)
-    with pytest.raises(SystemExit, match=r"lora_targets 'q_proj' do not fit this model"):
+    with pytest.raises(TrainError, match=r"lora_targets 'q_proj' do not fit this model"):
         lora.wrap(model, 4, 8, 0.0, "q_proj", checkpointing=False)
 
 
@@ -196,11 +198,13 @@ def test_fp16_without_cuda_fails_at_launch_with_one_sentence(tiny, data, tmp_pat
     _one_sentence_failure(run, rc, err, "fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
 
 
-def test_lora_without_peft_fails_with_one_sentence(tiny, data, tmp_path, monkeypatch):
+def test_lora_without_peft_fails_with_one_sentence(tiny, data, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` now fails as if not installed
-    with pytest.raises(SystemExit) as exit_:
-        main(["--model", str(tiny), "--data", str(data), "--out", str(run), "--lora", "--max-steps", "2"])
-    assert exit_.value.code == lora.NO_PEFT  # what Python prints, alone, on exiting with status 1
+    with pytest.raises(TrainError, match="LoRA needs the peft package"):  # the library raises...
+        lora.require_peft()
+    argv = ["--model", str(tiny), "--data", str(data), "--out", str(run), "--lora", "--max-steps", "2"]
+    assert main(argv) == 1  # ...and the command line turns it into status 1 and the sentence alone
+    assert capsys.readouterr().err.strip().splitlines()[-1] == modelfolder.NO_PEFT
     status = runs.read_status(run)
-    assert status["state"] == "failed" and status["error"] == lora.NO_PEFT
+    assert status["state"] == "failed" and status["error"] == modelfolder.NO_PEFT

@@ -3,10 +3,8 @@
     python -m training.checkpoints verify DIR      # exit 1 with the reasons if not
     python -m training.checkpoints list RUN_DIR
 
-A checkpoint is whole when its config loads, its tokenizer files are there and load, its
-weights load with nothing missing, the output head is present (or tied to the input
-embeddings where the config says so), and no weight is NaN or Inf. A LoRA checkpoint
-(adapter_config.json) is checked as its base model with the adapter merged in.
+What makes a checkpoint whole is core.modelfolder.verify's rule (config, tokenizer, weights with
+nothing missing, the output head, no NaN or Inf; a LoRA adapter merged into its base model).
 """
 from __future__ import annotations
 
@@ -15,107 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from training import lora, runs
-
-WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
-TOKENIZER = ("tokenizer.json", "tokenizer_config.json")
-
-
-def _load(path: Path, problems: list[str]):
-    from transformers import AutoConfig, AutoModelForCausalLM
-    try:
-        config = AutoConfig.from_pretrained(path)
-    except Exception as e:
-        problems.append(f"config does not load: {str(e).splitlines()[0]}")
-        return None, None
-    _check_tokenizer(path, problems)
-    try:
-        model, info = AutoModelForCausalLM.from_pretrained(path, output_loading_info=True)
-    except Exception as e:
-        problems.append(f"weights do not load: {str(e).splitlines()[0]}")
-        return config, None
-    missing = [k for k in info.get("missing_keys", []) if not k.endswith("attn.bias")]
-    if missing:
-        problems.append(f"weights missing from the checkpoint: {', '.join(sorted(missing)[:5])}")
-    return config, model
-
-
-def _check_tokenizer(path: Path, problems: list[str]) -> None:
-    from transformers import AutoTokenizer
-    try:
-        AutoTokenizer.from_pretrained(path)
-    except Exception as e:
-        problems.append(f"tokenizer does not load: {str(e).splitlines()[0]}")
-
-
-def _load_adapter(path: Path, problems: list[str]):
-    """A LoRA checkpoint: its base model (from adapter_config.json) with the adapter merged."""
-    try:
-        base = lora.base_model(path)
-    except (OSError, ValueError) as e:
-        problems.append(f"adapter_config.json does not load: {str(e).splitlines()[0]}")
-        return None, None
-    _check_tokenizer(path, problems)
-    from transformers import AutoConfig
-    try:
-        AutoConfig.from_pretrained(base)
-    except Exception as e:
-        problems.append(f"the base model {base or '(not named)'} does not load: {str(e).splitlines()[0]}")
-        return None, None
-    try:
-        model, missing = lora.load_merged(path)
-    except SystemExit as e:  # peft is not installed
-        problems.append(str(e))
-        return None, None
-    except Exception as e:
-        problems.append(f"weights do not load: {str(e).splitlines()[0]}")
-        return None, None
-    if missing:
-        problems.append(f"adapter weights missing from the checkpoint: {', '.join(sorted(missing)[:5])}")
-    return model.config, model
-
-
-def _check_head(config, model, problems: list[str]) -> None:
-    head, inputs = model.get_output_embeddings(), model.get_input_embeddings()
-    if head is None or head.weight is None:
-        problems.append("the model has no output head (lm_head)")
-        return
-    tied = getattr(config, "tie_word_embeddings", False)
-    same = head.weight.data_ptr() == inputs.weight.data_ptr()
-    if tied and not same:
-        problems.append("the config ties the output head to the input embeddings but they differ")
-
-
-def _check_finite(model, problems: list[str]) -> None:
-    import torch
-    bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
-    if bad:
-        problems.append(f"NaN or Inf in {len(bad)} tensors, e.g. {bad[0]}")
-
-
-def verify(path: Path) -> list[str]:
-    """The problems that make `path` unusable as a model; [] when it is whole."""
-    path = Path(path)
-    if not path.is_dir():
-        return [f"{path} is not a folder"]
-    problems = []
-    adapter = lora.is_adapter(path)
-    if not adapter and not (path / "config.json").exists():
-        problems.append("config.json is missing")
-    if adapter and not (path / lora.ADAPTER_WEIGHTS).exists():
-        problems.append(f"no adapter weights ({lora.ADAPTER_WEIGHTS}) next to adapter_config.json")
-    elif not any((path / w).exists() for w in WEIGHTS):
-        problems.append("no safetensors weights (model.safetensors) in the folder")
-    missing_tok = [t for t in TOKENIZER if not (path / t).exists()]
-    if missing_tok:
-        problems.append(f"tokenizer files missing: {', '.join(missing_tok)}")
-    if problems:
-        return problems
-    config, model = _load_adapter(path, problems) if adapter else _load(path, problems)
-    if model is not None:
-        _check_head(config, model, problems)
-        _check_finite(model, problems)
-    return problems
+from core.modelfolder import verify  # what a model folder is, and when it is whole, lives in core
+from training import runs
 
 
 def describe(run_dir: Path) -> list[dict]:

@@ -1,36 +1,22 @@
-"""LoRA through peft: wrap a model for training, and read a LoRA checkpoint back.
+"""LoRA through peft for training: wrap a model so only low-rank adapters train.
 
 A LoRA checkpoint-<step> holds adapter_model.safetensors and adapter_config.json (whose
 base_model_name_or_path names the model it adapts), the tokenizer, the trainer state, and a
-copy of the base model's config.json so model lists that look for config.json find it.
+copy of the base model's config.json so model lists that look for config.json find it. Reading
+one back (is it an adapter, its base model, merging it) is core.modelfolder's.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-NO_PEFT = "LoRA needs the peft package; install it with pip install peft==0.21.2."
+from core import modelfolder
+from training.errors import TrainError
 
 
 def require_peft():
-    """The peft module, or exit with one sentence saying how to get it."""
+    """The peft module, or TrainError saying how to get it."""
     try:
-        import peft
-    except ImportError:
-        raise SystemExit(NO_PEFT) from None
-    return peft
-
-
-def is_adapter(path: Path) -> bool:
-    return (Path(path) / ADAPTER_CONFIG).is_file()
-
-
-def base_model(path: Path) -> str:
-    """The base model an adapter checkpoint was trained on ("" when the config does not say)."""
-    config = json.loads((Path(path) / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-    return str(config.get("base_model_name_or_path") or "")
+        return modelfolder.require_peft()
+    except modelfolder.ModelFolderError as e:
+        raise TrainError(str(e)) from None
 
 
 def wrap(model, r: int, alpha: int, dropout: float, targets: str, checkpointing: bool):
@@ -47,19 +33,4 @@ def wrap(model, r: int, alpha: int, dropout: float, targets: str, checkpointing:
     try:
         return peft.get_peft_model(model, config)
     except ValueError as e:
-        raise SystemExit(f"lora_targets {targets!r} do not fit this model: {str(e).splitlines()[0]}") from None
-
-
-def load_merged(path: Path, dtype=None):
-    """(base model with the checkpoint's adapter merged in, adapter weights the file lacks).
-    Raises what transformers/peft/safetensors raise for a missing base or unreadable file."""
-    peft = require_peft()
-    from safetensors.torch import load_file
-    from transformers import AutoModelForCausalLM
-    path = Path(path)
-    config = peft.PeftConfig.from_pretrained(str(path))
-    base = AutoModelForCausalLM.from_pretrained(config.base_model_name_or_path, dtype=dtype)
-    model = peft.get_peft_model(base, config)
-    result = peft.set_peft_model_state_dict(model, load_file(str(path / ADAPTER_WEIGHTS)))
-    missing = [k for k in result.missing_keys if "lora_" in k]
-    return model.merge_and_unload(), missing
+        raise TrainError(f"lora_targets {targets!r} do not fit this model: {str(e).splitlines()[0]}") from None

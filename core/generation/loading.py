@@ -23,10 +23,10 @@ import torch
 from tokenizers import normalizers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from core import modelfolder
 from core.generation.base import GenerationError
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "spiece.model", "vocab.json", "tokenizer.model")
-_ADAPTER_CONFIG = "adapter_config.json"  # a LoRA checkpoint (peft): base model + adapter
 _PROBE_SECONDS = 3.0
 
 
@@ -143,7 +143,7 @@ def _load(model_id: str, device: str) -> LoadedModel:
 
 
 def _check_folder(folder: Path, model_id: str) -> None:
-    if not (folder / "config.json").is_file() and not (folder / _ADAPTER_CONFIG).is_file():
+    if not modelfolder.is_model_folder(folder):
         raise GenerationError(f"Model folder {model_id} has no config.json; pick a model or checkpoint folder.")
     if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
         raise GenerationError(f"Model folder {model_id} has no tokenizer files; save the tokenizer next to "
@@ -153,7 +153,7 @@ def _check_folder(folder: Path, model_id: str) -> None:
 def _from_pretrained(model_id: str, source: str, device: str, local_only: bool) -> LoadedModel:
     try:
         tokenizer = _load_tokenizer(model_id, source, local_only)
-        if (Path(source) / _ADAPTER_CONFIG).is_file():
+        if modelfolder.is_adapter(source):
             model = _load_adapter(model_id, Path(source), dtype_for(device))
         else:
             model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype_for(device), local_files_only=local_only)
@@ -167,19 +167,12 @@ def _from_pretrained(model_id: str, source: str, device: str, local_only: bool) 
 
 def _load_adapter(model_id: str, folder: Path, dtype: torch.dtype) -> PreTrainedModel:
     """A LoRA checkpoint: the base model its adapter_config.json names, with the adapter merged
-    into the weights, so generation runs as fast as the base model alone."""
+    into the weights (core.modelfolder.load_merged), so generation runs as fast as the base alone."""
     try:
-        from peft import PeftModel
-    except ImportError:
-        raise GenerationError(f"Model {model_id} is a LoRA adapter; install peft (pip install peft==0.21.2) "
-                              "to load it.") from None
-    base_id = json.loads((folder / _ADAPTER_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
-    try:
-        base = AutoModelForCausalLM.from_pretrained(base_id, dtype=dtype)
-    except Exception as err:
-        raise GenerationError(f"LoRA model {model_id} needs its base model {base_id}, which does not load: "
-                              f"{first_line(err)}") from err
-    return PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
+        model, _ = modelfolder.load_merged(folder, dtype)
+    except modelfolder.ModelFolderError as err:
+        raise GenerationError(f"Model {model_id}: {err}") from None
+    return model
 
 
 def _load_tokenizer(model_id: str, source: str, local_only: bool) -> PreTrainedTokenizerBase:

@@ -15,13 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import settings
+from core.files import atomic_write, read_jsonl
 from core.generation import registry
-from training import runs
 
 SETTINGS = "promotion.json"
 LOG = "promotions.jsonl"
-FIGURES = ("val_loss", "perplexity", "n1_density", "coverage", "distinct_2", "repeated_rate", "mean_chars",
-           "clean_ending_rate")
+_BOOKKEEPING = ("step", "evaluated")  # numbers in an evaluation entry that are not figures
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def thresholds() -> Thresholds:
 def save_thresholds(value: Thresholds) -> None:
     path = _path(SETTINGS)
     path.parent.mkdir(parents=True, exist_ok=True)
-    runs.atomic_write(path, json.dumps(asdict(value)))
+    atomic_write(path, json.dumps(asdict(value)))
 
 
 def shortfalls(evaluation: dict | None, limits: Thresholds) -> list[str]:
@@ -83,7 +82,10 @@ def _pct(value: float | None) -> str:
 
 
 def figures(evaluation: dict | None) -> dict:
-    return {k: (evaluation or {}).get(k) for k in FIGURES}
+    """The evaluation's figures: every number its entry holds (the metrics training.evaluate's
+    registry names, whatever they are), not its samples, flags or bookkeeping."""
+    return {k: v for k, v in (evaluation or {}).items()
+            if k not in _BOOKKEEPING and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def promote(path: str | Path, name: str, evaluation: dict | None, *, force_reason: str = "", by: str = "",
@@ -114,4 +116,4 @@ def _append_log(record: dict) -> None:
 
 def log() -> list[dict]:
     """Every promotion, newest first; unreadable lines are skipped."""
-    return runs.read_jsonl(_path(LOG))[::-1]
+    return read_jsonl(_path(LOG))[::-1]

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import settings
+from core import modelfolder, settings
+from core.files import atomic_write
 from core.generation.base import Backend, GenerationError
 
 
@@ -70,12 +71,8 @@ def promoted() -> list[dict]:
 
 
 def _write_promoted(entries: list[dict]) -> None:
-    """Write then rename, so the app never reads half a file while a page promotes."""
-    path = _promoted_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"models": entries}, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    """Atomically, so the app never reads half a file while a page promotes."""
+    atomic_write(_promoted_file(), json.dumps({"models": entries}, ensure_ascii=False, indent=1))
 
 
 def _keep_copy(folder: Path, name: str) -> Path:
@@ -108,7 +105,7 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
     name, folder = (name or "").strip(), Path(path).expanduser().resolve()
     if not name:
         raise PromotionError("Give the model a name before promoting it.")
-    if prompt_format not in ("v1", "v2", "own"):
+    if prompt_format not in modelfolder.PROMPT_FORMATS:
         raise PromotionError(f"Prompt format {prompt_format!r} is not for local models; use v1, v2 or own.")
     entries = promoted()
     taken = {e["name"] for e in entries} | {m.name for m in available()}
@@ -117,9 +114,7 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
     twin = next((e for e in entries if folder in (Path(e["path"]), Path(e.get("source") or e["path"]))), None)
     if twin is not None:
         raise PromotionError(f"{folder.name} is already promoted as {twin['name']!r}.")
-    from training.checkpoints import verify  # loads the weights: only when promoting
-
-    problems = verify(folder)
+    problems = modelfolder.verify(folder)  # loads the weights: only when promoting
     if problems:
         raise PromotionError(f"{folder.name} cannot be promoted: {problems[0].rstrip('.')}.")
     kept = _keep_copy(folder, name) if keep_copy else None
@@ -154,8 +149,7 @@ def set_default(name: str | None) -> None:
 
 def promoted_present(entry: dict) -> bool:
     """Whether a promoted model's folder is still there (a run may have been deleted since)."""
-    folder = Path(entry["path"])
-    return (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()  # full or LoRA
+    return modelfolder.is_model_folder(entry["path"])
 
 
 def _promoted_models() -> list[ModelSpec]:
@@ -167,26 +161,16 @@ def _local_models() -> list[ModelSpec]:
     paths = settings.paths()
     found = _promoted_models()
     shown = {m.model for m in found}  # a promoted checkpoint is listed once, under its name
-    for folder in sorted(paths.models.glob("*/config.json")) if paths.models.exists() else []:
-        if str(folder.parent.resolve()) not in shown:
-            found.append(ModelSpec(f"local: {folder.parent.name}", "hf", str(folder.parent),
-                                   _format_of(folder.parent), "local"))
-    for folder in sorted(paths.runs.glob("*/checkpoint-*/config.json")) if paths.runs.exists() else []:
-        ckpt = folder.parent
+    for folder in modelfolder.models_in(paths.models):
+        if str(folder.resolve()) not in shown:
+            found.append(ModelSpec(f"local: {folder.name}", "hf", str(folder), modelfolder.prompt_format(folder),
+                                   "local"))
+    for ckpt in modelfolder.models_in(paths.runs, "*/checkpoint-*"):
         if str(ckpt.resolve()) in shown:
             continue
-        found.append(ModelSpec(f"checkpoint: {ckpt.parent.name}/{ckpt.name}", "hf", str(ckpt), _format_of(ckpt),
-                               "checkpoint"))
+        found.append(ModelSpec(f"checkpoint: {ckpt.parent.name}/{ckpt.name}", "hf", str(ckpt),
+                               modelfolder.prompt_format(ckpt), "checkpoint"))
     return found
-
-
-def _format_of(folder: Path) -> str:
-    """Models trained by training/ record their prompt format; anything else is treated as ours."""
-    marker = folder / "nonestory_format.txt"
-    try:
-        return marker.read_text(encoding="utf-8").strip() or "own"
-    except OSError:
-        return "own"
 
 
 def _api_model() -> list[ModelSpec]:
@@ -284,7 +268,7 @@ def find(name_or_model: str, backend: str | None = None) -> ModelSpec:
     if backend == "openai":
         return ModelSpec(f"API: {name_or_model}", "openai", name_or_model, "chat", "api")
     if backend in (None, "hf"):
-        return ModelSpec(name_or_model, "hf", name_or_model, _format_of(Path(name_or_model)), "local")
+        return ModelSpec(name_or_model, "hf", name_or_model, modelfolder.prompt_format(name_or_model), "local")
     raise GenerationError(f"Unknown model {name_or_model!r} for the {backend} backend.")
 
 
