@@ -13,11 +13,24 @@ import pytest
 
 from tests.batch_server import BatchServer
 from training import corpus
+from training.prepare import read_output
 
 ROOT = Path(__file__).resolve().parent.parent
 from tests.shared import CORPUS as SHARED  # noqa: E402
 WORDS = [f"語{i:02d}" for i in range(23)]
 
+
+
+def batch_lines(path: Path) -> list[dict]:
+    """A Batch output or error file through the reader training.prepare uses: per line its
+    number, custom_id, status code, answer text and reject reason."""
+    rows = []
+    for n, raw, text, reason in read_output(Path(path)):
+        line = json.loads(raw) if reason != "malformed_json" else {}
+        response = line.get("response") if isinstance(line.get("response"), dict) else {}
+        rows.append({"line": n, "custom_id": line.get("custom_id"), "status_code": response.get("status_code"),
+                     "text": text, "reason": reason})
+    return rows
 
 def cli(*args: str, base_url: str | None = None, key: str = "sk-test-secret") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": key}
@@ -130,11 +143,11 @@ def test_submit_status_download_and_resubmit_does_not_pay_twice(tmp_path, reques
         res = cli("download", "--state", str(state), "--out", str(out), "--errors", str(errors), base_url=server.url)
         assert res.returncode == 0, res.stderr
         assert server.count("POST", "/files") == 1 and server.count("POST", "/batches") == 1
-    answers = list(corpus.read_batch_output(out))
+    answers = batch_lines(out)
     assert sorted(a["custom_id"] for a in answers) == [f"story_{i:04d}" for i in (1, 3, 4, 5, 6)]
-    assert all(a["status_code"] == 200 and a["content"].startswith("タイトル") for a in answers)
-    failed = list(corpus.read_batch_output(errors))
-    assert [(f["custom_id"], f["status_code"]) for f in failed] == [("story_0002", 500)]
+    assert all(a["status_code"] == 200 and a["text"].startswith("タイトル") for a in answers)
+    failed = batch_lines(errors)
+    assert [(f["custom_id"], f["status_code"], f["reason"]) for f in failed] == [("story_0002", 500, "failed_request")]
 
 
 def submit_in_process(monkeypatch, server: BatchServer, *args: str) -> int:
@@ -186,7 +199,7 @@ def test_sync_writes_batch_output_lines_and_resumes(tmp_path, requests_file):
         res = cli("submit", str(requests_file), "--sync", "--out", str(out), base_url=server.url)
         assert res.returncode == 0, res.stderr
         assert server.count("POST", "/chat/completions") - calls == 3
-    ids = [a["custom_id"] for a in corpus.read_batch_output(out)]
+    ids = [a["custom_id"] for a in batch_lines(out)]
     assert sorted(ids) == [f"story_{i:04d}" for i in range(1, 7)]
 
 
@@ -196,9 +209,9 @@ def test_sync_failures_go_to_the_errors_file_without_the_key(tmp_path):
     with BatchServer(fail_marker="失敗") as server:
         res = cli("submit", str(requests_file), "--sync", "--out", str(out), "--max-retries", "0", base_url=server.url)
     assert res.returncode == 1 and "failed" in res.stdout
-    errors = list(corpus.read_batch_output(tmp_path / "out.errors.jsonl"))
-    assert errors and all(e["status_code"] == 500 for e in errors)
-    answered = {a["custom_id"] for a in corpus.read_batch_output(out)}
+    errors = batch_lines(tmp_path / "out.errors.jsonl")
+    assert errors and all(e["status_code"] == 500 and e["reason"] == "failed_request" for e in errors)
+    answered = {a["custom_id"] for a in batch_lines(out)}
     assert answered.isdisjoint(e["custom_id"] for e in errors)
     assert len(answered) + len(errors) == 3
 
@@ -209,13 +222,13 @@ def test_the_original_corpus_files_are_readable():
     est = corpus.estimate_cost(lines)
     assert est["requests"] == 1000 and est["output_tokens"] == 1_400_000
     assert 0.1 < est["cost_total"] < 5
-    answers = list(corpus.read_batch_output(SHARED / "batch_output_sample.jsonl"))
+    answers = batch_lines(SHARED / "batch_output_sample.jsonl")
     assert len(answers) == 40
-    assert all(a["status_code"] == 200 and a["custom_id"] and a["content"] for a in answers)
+    assert all(a["status_code"] == 200 and a["custom_id"] and a["text"] and a["reason"] is None for a in answers)
 
 
-def test_read_batch_output_reports_malformed_lines(tmp_path):
+def test_the_batch_output_reader_names_malformed_lines(tmp_path):
     path = tmp_path / "o.jsonl"
     path.write_text('{"custom_id": "a", "response": {"status_code": 200, "body": {}}}\nnot json\n', encoding="utf-8")
-    rows = list(corpus.read_batch_output(path))
-    assert [r["error"] for r in rows] == ["line 1 is malformed", "line 2 is malformed"]
+    rows = batch_lines(path)
+    assert [(r["line"], r["reason"]) for r in rows] == [(1, "wrong_format"), (2, "malformed_json")]

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from core.generation import promotion
 from tests.test_prepare import body, first_run, in_line, out_line, second_run
 from tests.test_train import ENV, ROOT, train
 from training import evaluate as ev
@@ -19,9 +20,23 @@ from training.checkpoints import verify
 from training.prepare import prepare
 from training.tiny import build_tiny
 
-METRICS = ("n1_density", "coverage", "distinct_2", "repeated_rate", "chars", "clean_ending")
+SAMPLE_FIELDS = ("n1_density", "coverage", "distinct_2", "repeated_rate", "chars", "clean_ending")
 AGGREGATES = ("step", "val_loss", "perplexity", "n1_density", "coverage", "distinct_2", "repeated_rate",
               "mean_chars", "clean_ending_rate", "samples", "verified")
+
+
+def test_every_metric_in_the_registry_is_complete_and_named_once():
+    keys = [m.key for m in ev.METRICS]
+    assert len(set(keys)) == len(keys) and len({m.label for m in ev.METRICS}) == len(keys)
+    for m in ev.METRICS:
+        assert m.better in ("min", "max", None) and format(1.5, m.fmt) and m.description
+        assert m.sample is None or m.sample in SAMPLE_FIELDS
+    samples = [{"n1_density": 0.2, "coverage": 1.0, "distinct_2": 0.9, "repeated_rate": 0.0, "chars": 80,
+                "clean_ending": True},
+               {"n1_density": None, "coverage": 0.5, "distinct_2": 0.7, "repeated_rate": 0.5, "chars": 40,
+                "clean_ending": False}]
+    assert ev.aggregate(samples) == {"n1_density": 0.2, "coverage": 0.75, "distinct_2": 0.8, "repeated_rate": 0.25,
+                                     "mean_chars": 60.0, "clean_ending_rate": 0.5}
 
 
 def test_small_pieces():
@@ -73,10 +88,12 @@ def test_evaluate_cli_writes_eval_json_then_a_corrupt_checkpoint_is_recorded(run
         assert entry["prompt_format"] == "own"  # from the data's report.json (format words)
         assert len(entry["samples"]) == 2
         for s in entry["samples"]:
-            assert set(METRICS) <= set(s) and isinstance(s["text"], str)
+            assert set(SAMPLE_FIELDS) <= set(s) and isinstance(s["text"], str)
             assert s["prompt"]["targets"] and "【使用語彙】" in s["prompt"]["text"]
             assert 0 <= s["distinct_2"] <= 1 and s["coverage"] is not None
         assert 0 <= entry["clean_ending_rate"] <= 1
+        # every figure evaluate writes (what a promotion keeps) has its registry entry, and back
+        assert set(promotion.figures(entry)) == {m.key for m in ev.METRICS}
     # the loss went down over training, and the samples are reproducible from the seed
     assert result["checkpoints"]["checkpoint-8"]["val_loss"] < result["checkpoints"]["checkpoint-4"]["val_loss"]
     assert verify(run / "checkpoint-8") == []

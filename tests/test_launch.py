@@ -4,6 +4,7 @@ processes, the effective state of dead or never-started runs, the device report,
 `python -m training.runs` command."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from accelerate.commands.launch import launch_command_parser
 
 from core import settings
 from training import launch, runs
+from training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -141,16 +143,20 @@ def test_dead_pid_with_running_status_is_failed_with_log_lines(tmp_path):
 
 def test_start_run_that_dies_before_training_is_failed_and_resume_reruns_it(tmp_path):
     run = tmp_path / "runs" / "bad"
-    pid = launch.start_run(run, {"model": "m", "data": "d", "max_steps": 0}, prompt_format="v2")
-    assert json.loads((run / runs.REQUEST).read_text())["out"] == str(run)
+    # A checked config whose model folder is gone by the time the trainer starts.
+    config = TrainConfig(model=str(tmp_path / "deleted-model"), data=str(tmp_path / "d"), out="elsewhere",
+                         max_steps=3)
+    pid = launch.start_run(run, config, prompt_format="v2")
+    request = json.loads((run / runs.REQUEST).read_text())
+    assert request["out"] == str(run) and request["max_steps"] == 3 and request == config.as_request(run)
     assert (run / runs.FORMAT).read_text() == "v2\n"
-    wait_until(lambda: not launch.alive(pid), "the trainer to reject its config")
+    wait_until(lambda: not launch.alive(pid), "the trainer to fail on the missing model")
     status = runs.effective_status(run)
     assert status["state"] == "failed"
-    assert "max_steps must be positive" in status["log_tail"][-1]
+    assert "deleted-model" in status["error"] and status["log_tail"]
     first = runs.read_launch(run)
     with pytest.raises(launch.LaunchError, match="already holds a run"):
-        launch.start_run(run, {"model": "m"})
+        launch.start_run(run, config)
     pid2 = launch.resume_run(run)
     assert pid2 != pid and runs.read_launch(run)["argv"] == first["argv"]
     wait_until(lambda: not launch.alive(pid2), "the rerun to exit")
@@ -209,3 +215,45 @@ def test_runs_cli_show_failed_run_prints_error_and_log(tmp_path):
     assert "| ValueError: no train split" in out.stdout
     missing = cli("show", "nope", "--runs", str(tmp_path / "runs"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no run 'nope'" in missing.stderr
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function (`from a import b` counts
+    as a and as a.b, since b may be a module)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.ImportFrom) and n.module:
+            names |= {n.module} | {f"{n.module}.{a.name}" for a in n.names}
+    return names
+
+
+def test_layers_core_below_training_below_views_and_launch_apart_from_runs():
+    for path in (ROOT / "core").rglob("*.py"):
+        assert not {m for m in _imports(path) if m.split(".")[0] in ("training", "views", "streamlit")}, path
+    for path in (ROOT / "training").glob("*.py"):
+        assert not {m for m in _imports(path) if m.split(".")[0] in ("views", "streamlit")}, path
+    assert "training.runs" in _imports(ROOT / "training" / "launch.py")  # launch builds on the contract...
+    assert "training.launch" not in _imports(ROOT / "training" / "runs.py")  # ...which never calls back up
+
+
+def test_prepare_job_refuses_a_bad_name_or_a_missing_file_with_one_sentence(tmp_path):
+    from training import jobs
+
+    with pytest.raises(jobs.JobError, match="Name the dataset with letters"):
+        jobs.start_prepare(tmp_path, "../up", str(tmp_path / "out.jsonl"), "words")
+    with pytest.raises(jobs.JobError, match=r"Batch output file .*missing\.jsonl does not exist\."):
+        jobs.start_prepare(tmp_path, "fresh", str(tmp_path / "missing.jsonl"), "words")
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "report.json").write_text("{}")
+    with pytest.raises(jobs.JobError, match="exists or is being prepared"):
+        jobs.dataset_folder(tmp_path, "done")
+    assert jobs.preparations(tmp_path) == [] and not (tmp_path / "fresh").exists()
+
+
+def test_evaluation_job_reads_its_log_end_without_progress_bars(tmp_path):
+    from training import jobs
+
+    assert jobs.read_eval_job(tmp_path) is None and jobs.eval_progress(tmp_path) is None
+    (tmp_path / jobs.EVAL_LOG).write_text("loading\ncheckpoint-2: val loss 3.1\r 50%|#  | 1/2 [00:01<00:01, 1.2it/s]\n")
+    assert jobs.eval_last_line(tmp_path) == "checkpoint-2: val loss 3.1"

@@ -23,9 +23,9 @@ from core.auth import hash_password
 from core.generation import promotion, registry
 from tests.test_pages_review import everything_shown as shown
 from tests.test_registry_promote import nan_weights
-from training import evaluate, launch
+from training import evaluate, jobs, launch
 from training.tiny import build_tiny, corpus_sentences
-from views import checkpoints_eval, common
+from views import checkpoints_data, common
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -180,14 +180,30 @@ def test_admin_compares_runs_loss_table_best_integrity_charts(run_root, monkeypa
     assert float(rows.loc[best, "val loss"]) == pytest.approx(losses[best], rel=1e-3)
     assert rows.loc["alpha/checkpoint-6", "best"] == ""  # nothing measured, nothing marked
 
+    # the table, its caption and the charts follow the metric registry: a column and a panel each
+    assert [m.label for m in evaluate.METRICS] == [c for c in t.columns if c in {m.label for m in evaluate.METRICS}]
+    assert any(c.value.startswith(checkpoints_data.best_caption()) for c in at.caption)
     metric = charts(at)[1]
-    assert {a["text"] for a in metric["layout"]["annotations"]} >= {"val loss", "perplexity", "N1 density",
-                                                                    "coverage", "distinct-2", "clean endings"}
+    assert [a["text"] for a in metric["layout"]["annotations"]] == [m.label for m in evaluate.METRICS]
     val = [tr for tr in metric["data"] if tr.get("xaxis", "x") == "x"]  # the first panel: val loss
     assert {tr["name"]: tr["x"] for tr in val} == {"alpha": [2, 4], "beta": [2, 4]}
 
     at.multiselect(key="ck_checkpoints").set_value(["beta/checkpoint-4"]).run()
     assert list(table(at)["checkpoint"]) == ["checkpoint-4"]
+
+
+def test_a_ninth_metric_is_one_registry_entry_for_table_caption_and_charts(monkeypatch):
+    extra = evaluate.Metric("tokens", "tokens", "max", ".0f", "new tokens per sample", "chars")
+    monkeypatch.setattr(checkpoints_data, "METRICS", (*evaluate.METRICS, extra))
+    rows = [{"run": "r", "checkpoint": f"checkpoint-{s}", "step": s, "integrity": "ok", "evaluated": True,
+             "val_loss": 3.0 - s / 10, "tokens": 10 * s} for s in (2, 4)]
+    table = checkpoints_data.metrics_table(rows)
+    assert "tokens" in table.columns and table["best"].iloc[1] == "val loss, tokens"
+    assert "higher for N1 density, coverage, distinct-2, clean endings and tokens" in checkpoints_data.best_caption()
+    assert checkpoints_data.formats()["tokens"] == "{:.0f}"
+    fig = checkpoints_data.metric_figure(rows)
+    assert [a.text for a in fig.layout.annotations] == [m.label for m in checkpoints_data.METRICS]  # 9 panels, 5 rows
+    assert {tr.yaxis for tr in fig.data if tr.y and tr.y[-1] == 40} == {"y9"}
 
 
 def test_integrity_follows_changes_to_the_folder(run_root, monkeypatch):
@@ -327,14 +343,14 @@ def test_background_evaluation_shows_progress_then_fills_the_table(run_root, mon
     at.number_input(key="ck_eval_samples").set_value(1)
     at.number_input(key="ck_eval_tokens").set_value(8)
     at.button(key="ck_eval_go_alpha").click().run()
-    job = checkpoints_eval.read_job(run_root / "alpha")
+    job = jobs.read_eval_job(run_root / "alpha")
     try:
         assert job["asked"] == ["checkpoint-6", "checkpoint-8"]
         assert "evaluating… 0 of 2 done" in shown(at) or "evaluating… 1 of 2 done" in shown(at)
         assert "ck_eval_go_alpha" not in [b.key for b in at.button]  # no second start while it runs
         deadline = time.monotonic() + 120
         while launch.alive(job["pid"]):
-            assert time.monotonic() < deadline, (run_root / "alpha" / checkpoints_eval.LOG).read_text()
+            assert time.monotonic() < deadline, (run_root / "alpha" / jobs.EVAL_LOG).read_text()
             time.sleep(0.5)
         at.run()
     finally:
@@ -347,8 +363,8 @@ def test_background_evaluation_shows_progress_then_fills_the_table(run_root, mon
     assert "the last evaluation finished (2 of 2 checkpoints)" in shown(at)
     results = evaluate.read_eval(run_root / "alpha")["checkpoints"]
     assert results["checkpoint-8"]["verified"] is False and results["checkpoint-6"]["verified"] is True
-    assert "checkpoint-6: val loss" in (run_root / "alpha" / checkpoints_eval.LOG).read_text()
-    assert checkpoints_eval.unevaluated(run_root / "alpha") == []
+    assert "checkpoint-6: val loss" in (run_root / "alpha" / jobs.EVAL_LOG).read_text()
+    assert jobs.unevaluated(run_root / "alpha") == []
 
 
 def test_failed_background_evaluation_is_one_error_with_the_reason(run_root, monkeypatch):
@@ -358,7 +374,7 @@ def test_failed_background_evaluation_is_one_error_with_the_reason(run_root, mon
     shutil.copytree(run_root / "beta" / "checkpoint-4", run_root / "beta" / "checkpoint-6")
     at = open_as_admin(monkeypatch, ["beta"])
     at.button(key="ck_eval_go_beta").click().run()
-    job = checkpoints_eval.read_job(run_root / "beta")
+    job = jobs.read_eval_job(run_root / "beta")
     deadline = time.monotonic() + 60
     while launch.alive(job["pid"]) and time.monotonic() < deadline:
         time.sleep(0.3)

@@ -108,6 +108,17 @@ def test_config_file_then_flags_win(tmp_path):
     assert (cfg.max_steps, cfg.learning_rate, cfg.pack, cfg.batch_size) == (10, 0.001, False, 8)
 
 
+@pytest.mark.parametrize("bad", [{"precision": "fp8"}, {"max_steps": 0}, {"batch_size": 0}, {"learning_rate": 0},
+                                 {"lora_dropout": 1.5}, {"session_minutes": -1}, {"out": ""}])
+def test_one_bad_value_is_one_sentence_where_the_config_is_built(bad, tmp_path):
+    """The page builds the TrainConfig the launcher takes; a bad value stops it there, once."""
+    with pytest.raises(ValueError) as err:
+        TrainConfig(**{"model": "m", "data": "d", "out": str(tmp_path / "run"), **bad})
+    message = str(err.value)
+    assert "\n" not in message and message.endswith(".") and message.count(". ") == 0
+    assert not (tmp_path / "run").exists()  # nothing written, nothing launched
+
+
 def test_config_rejects_bad_values_with_a_sentence():
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(model="m", data="d", out="o", precision="fp8")

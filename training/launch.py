@@ -1,11 +1,12 @@
-"""Starting training-side commands as background processes that outlive the app.
+"""Starting, stopping and resuming training runs as background processes that outlive the app.
 
-The admin pages start training and evaluation through `spawn`: its own session (so closing the
-browser, a Streamlit rerun or an app restart never signals it), output appended to a log file in
-the run directory, and nothing kept but the pid, which the run directory records.
+A run is started through training.process.spawn: its own session (so closing the browser, a
+Streamlit rerun or an app restart never signals it), output appended to the run's log, and
+nothing kept but the pid, which the run directory records. (Evaluation and dataset preparation
+are training.jobs'.)
 
-Training runs: `start_run` writes the page's request as run.json and launch.json (the command,
-so Resume needs no folder hunting), `stop_run` asks for a checkpoint and a clean exit,
+`start_run` writes the page's checked TrainConfig as run.json and launch.json (the command, so
+Resume needs no folder hunting), `stop_run` asks for a checkpoint and a clean exit,
 `resume_run` starts the same command again (the trainer resumes from its newest intact
 checkpoint). `devices` says what the machine has, for the device panel and the GPU choice.
 """
@@ -17,62 +18,15 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from core import modelfolder
+from core.files import atomic_write
 from training import runs
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> int:
-    """Start `argv` detached in its own process group with stdout+stderr appended to `log_path`;
-    return its pid. `env` entries are added to this process's environment."""
-    log_path = Path(log_path)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    _reaper(proc)
-    return proc.pid
-
-
-def _reaper(proc: subprocess.Popen) -> None:
-    """Collect the exit status when the child ends, so a finished run leaves no zombie that
-    `alive` would still see (only matters while the app that started it keeps running)."""
-    import threading
-
-    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
-
-
-def alive(pid: int | None, marker: str | None = None) -> bool:
-    """Whether a process with this pid exists (and is not a zombie). With `marker`, its command
-    line must also contain it: after a machine restart an old run's pid may belong to anything."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
-                return False
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return marker is None or marker.encode() in f.read()
-    except OSError:
-        return True  # no /proc (macOS): kill(0) is the best we know
-
-
-def python() -> str:
-    """The interpreter the app runs under, so a child sees the same venv."""
-    return sys.executable
-
+from training.config import TrainConfig
+from training.process import alive, python, spawn
 
 class LaunchError(Exception):
     """Something the admin can fix (a run already running, no launch record), in one sentence."""
@@ -121,17 +75,24 @@ def _spawn_run(run_dir: Path, argv: list[str], env: dict) -> int:
     return pid
 
 
-def start_run(run_dir: Path, config: dict, gpus: Sequence[int] = (), processes: int = 1,
+def _write_request(run_dir: Path, request: dict) -> Path:
+    """run.json, the trainer's --config, with `out` set to the run directory."""
+    path = runs.request_path(run_dir)
+    atomic_write(path, json.dumps({**request, "out": str(run_dir)}, ensure_ascii=False, indent=1))
+    return path
+
+
+def start_run(run_dir: Path, config: TrainConfig, gpus: Sequence[int] = (), processes: int = 1,
               accelerate_config: Path | None = None, prompt_format: str = "") -> int:
-    """Write run.json (with out = run_dir) and start training in the background; return the pid."""
+    """Write run.json (the already validated `config`, with out = run_dir) and the prompt-format
+    marker, and start training in the background; return the pid."""
     run_dir = Path(run_dir).resolve()  # the command runs from the repository root
     if run_dir.exists() and any(run_dir.iterdir()):
         raise LaunchError(f"{run_dir} already holds a run; pick another name or resume that one.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    request = run_dir / runs.REQUEST
-    request.write_text(json.dumps({**config, "out": str(run_dir)}, ensure_ascii=False, indent=1), encoding="utf-8")
+    request = _write_request(run_dir, config.as_request())
     if prompt_format:
-        (run_dir / runs.FORMAT).write_text(prompt_format + "\n", encoding="utf-8")
+        modelfolder.write_format(run_dir, prompt_format)
     argv, env = build_command(request, gpus, processes, accelerate_config)
     return _spawn_run(run_dir, argv, env)
 
@@ -148,9 +109,9 @@ def resume_run(run_dir: Path) -> int:
         config = runs.run_config(run_dir)
         if not config:
             raise LaunchError(f"{run_dir.name} has no run.json or config.json to resume from.")
-        request = run_dir / runs.REQUEST
+        request = runs.request_path(run_dir)
         if not request.exists():
-            request.write_text(json.dumps({**config, "out": str(run_dir)}, indent=1), encoding="utf-8")
+            request = _write_request(run_dir, config)
         argv, env = build_command(request)
     return _spawn_run(run_dir, list(argv), dict(env))
 

@@ -9,7 +9,9 @@
         checkpoint-<step> safetensors weights, tokenizer, optimizer/scheduler/RNG state
         run.json          the admin page's request (TrainConfig keys): the trainer's --config
         launch.json       how the page started it: argv, added env, pid (= process group), launched
-        nonestory_format.txt  the prompt format of the run's dataset, for the model registry
+        nonestory_format.txt  the prompt format of the run's dataset (core.modelfolder's marker;
+                          the trainer copies it into each checkpoint for the model registry)
+        eval.json, eval.pid, eval.log  training.evaluate's results and its background job (training.jobs)
 
 The trainer writes; pages read. Readers tolerate a file that is missing or half-written,
 because the trainer may be writing it at the very moment a page polls.
@@ -24,6 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+from core import modelfolder
+from core.files import atomic_write, read_json, read_jsonl, tail_lines
+from training.process import alive
+
 CONFIG = "config.json"
 STATUS = "status.json"
 METRICS = "metrics.jsonl"
@@ -31,46 +37,11 @@ LOG = "log"
 STOP = "STOP"
 REQUEST = "run.json"
 LAUNCH = "launch.json"
-FORMAT = "nonestory_format.txt"
-RUN_FILES = (CONFIG, STATUS, METRICS, LOG)
+FORMAT = modelfolder.FORMAT
 STATES = ("starting", "running", "stopped", "done", "failed")
 STATUS_FIELDS = ("state", "pid", "step", "total_steps", "last_checkpoint", "error", "started",
                  "updated", "seconds_per_step", "verify", "world_size")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write then rename, so a reader sees the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object file as a dict; {} when it is missing, half-written or not an object."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Every complete JSON-object line of a file; a truncated or garbled line is skipped, and a
-    missing file has none."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return []
-    records = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 def read_status(run_dir: Path) -> dict:
@@ -168,6 +139,18 @@ def write_launch(run_dir: Path, **fields) -> dict:
     return record
 
 
+def request_path(run_dir: Path) -> Path:
+    """Where the page's request (run.json, the trainer's --config) of a run lives."""
+    return Path(run_dir) / REQUEST
+
+
+def stamp(run_dir: Path) -> tuple:
+    """The modification times of the files `summary` reads: it changes exactly when a cached
+    summary could be stale (a run's process state aside)."""
+    files = [Path(run_dir) / f for f in (STATUS, METRICS, LAUNCH, CONFIG, REQUEST)]
+    return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+
+
 def run_config(run_dir: Path) -> dict:
     """The trainer's resolved config.json, else the page's run.json request, else {}."""
     return read_json(Path(run_dir) / CONFIG) or read_json(Path(run_dir) / REQUEST)
@@ -175,22 +158,13 @@ def run_config(run_dir: Path) -> dict:
 
 def log_tail(run_dir: Path, lines: int = 20) -> list[str]:
     """The last `lines` non-empty lines of the run's log (only its end is read: logs grow)."""
-    try:
-        with open(Path(run_dir) / LOG, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(f.tell() - 64_000, 0))
-            text = f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return []
-    return [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-lines:]
+    return tail_lines(Path(run_dir) / LOG, lines)
 
 
 def effective_status(run_dir: Path) -> dict:
     """status.json corrected by what is true now: a run whose process is gone cannot be running
     (it was killed, crashed or the machine restarted), a freshly launched one is `starting`
     before the trainer writes anything, and a failed one carries its last log lines."""
-    from training.launch import alive  # launch imports this module
-
     run_dir = Path(run_dir)
     status, launch = read_status(run_dir), read_launch(run_dir)
     launched = launch.get("launched") or 0
@@ -250,10 +224,44 @@ def human_seconds(seconds: float | None) -> str:
     return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
 
 
-def sessions_text(sessions: int | None, session_minutes: float) -> str:
+def sessions_text(sessions: int | None, session_minutes: float, unit: str = "minutes", about: str = "about ") -> str:
+    """'about 3 more sessions of 90 minutes': the one place the session sentence is written (the
+    page, `training.runs list` and, as '3 more sessions of 90 min', the trainer's log line)."""
     if sessions is None:
         return ""
-    return f"about {sessions} more session{'' if sessions == 1 else 's'} of {session_minutes:g} minutes"
+    return f"{about}{sessions} more session{'' if sessions == 1 else 's'} of {session_minutes:g} {unit}"
+
+
+class _Tee:
+    """A text stream that writes to the terminal and to the run's log."""
+
+    def __init__(self, stream, log):
+        self.stream, self.log = stream, log
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        self.stream.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...: the terminal's
+        return getattr(self.stream, name)
+
+
+def tee_log(run_dir: Path) -> None:
+    """Copy this process's stdout and stderr into the run's `log`, so a run started from a
+    terminal leaves the same record as one the admin page started; a no-op when stdout already
+    is that file (the page redirects the process's output there)."""
+    log = Path(run_dir) / LOG
+    try:
+        if log.exists() and os.path.samestat(os.fstat(sys.stdout.fileno()), log.stat()):
+            return
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout without a file descriptor (a test harness): tee it
+    handle = open(log, "a", encoding="utf-8", buffering=1)
+    sys.stdout, sys.stderr = _Tee(sys.stdout, handle), _Tee(sys.stderr, handle)
 
 
 def _line(row: dict) -> str:
@@ -311,35 +319,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-class _Tee:
-    """A text stream that writes to the terminal and to the run's log."""
-
-    def __init__(self, stream, log):
-        self.stream, self.log = stream, log
-
-    def write(self, text: str) -> int:
-        self.log.write(text)
-        return self.stream.write(text)
-
-    def flush(self) -> None:
-        self.log.flush()
-        self.stream.flush()
-
-    def __getattr__(self, name):  # isatty, fileno, encoding...: the terminal's
-        return getattr(self.stream, name)
-
-
-def tee_log(run_dir: Path) -> None:
-    """Copy this process's stdout and stderr into the run's `log`, so a run started from a
-    terminal leaves the same record as one the admin page started; a no-op when stdout already
-    is that file (the page redirects the process's output there)."""
-    log = Path(run_dir) / LOG
-    try:
-        if log.exists() and os.path.samestat(os.fstat(sys.stdout.fileno()), log.stat()):
-            return
-    except (OSError, ValueError, AttributeError):
-        pass  # stdout without a file descriptor (a test harness): tee it
-    handle = open(log, "a", encoding="utf-8", buffering=1)
-    sys.stdout, sys.stderr = _Tee(sys.stdout, handle), _Tee(sys.stderr, handle)

@@ -12,7 +12,6 @@ saves a checkpoint and exits 0 with state `stopped`: all ranks agree to stop on 
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -20,109 +19,19 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from transformers import TrainerCallback
+
+from core import modelfolder
+from core.modelfolder import verify
 from training import distributed, lora, runs
-from training.checkpoints import verify
+from training.config import TrainConfig, parse_config
 from training.data import IGNORE, CompletionCollator, pack_dataset, prompt_format_of, tokenize_records
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def _f(default, help: str):
-    return field(default=default, metadata={"help": help})
+from training.errors import TrainError
 
 
-@dataclass
-class TrainConfig:
-    model: str = _f("", "model folder or hub id to start from (e.g. the output of training.tiny)")
-    data: str = _f("", "dataset folder written by training.prepare (DIR or DIR/dataset)")
-    out: str = _f("", "run directory: config, status, metrics, checkpoints")
-    max_steps: int = _f(-1, "optimizer steps to train; -1 trains for `epochs` instead")
-    epochs: float = _f(1.0, "passes over the training split when max_steps is -1")
-    batch_size: int = _f(8, "examples per device per step")
-    learning_rate: float = _f(5e-5, "peak learning rate (linear decay after warm-up)")
-    warmup_steps: int = _f(0, "steps of linear learning-rate warm-up")
-    max_length: int = _f(512, "tokens per example (prompt + completion + end-of-text), cut beyond")
-    pack: bool = _f(False, "concatenate examples up to max_length (prompt masking kept per example)")
-    precision: str = _f("auto", "auto (bf16 on GPUs that have it, else fp32), fp32, bf16 or fp16")
-    save_steps: int = _f(100, "save a checkpoint every this many steps (and at the end)")
-    save_total_limit: int = _f(0, "keep at most this many checkpoints; 0 keeps all")
-    eval_steps: int = _f(100, "evaluate on the validation split every this many steps; 0 never")
-    logging_steps: int = _f(10, "write a metrics.jsonl line every this many steps")
-    seed: int = _f(42, "seed for data order and initialisation of anything new")
-    lora: bool = _f(False, "train LoRA adapters through peft instead of all weights")
-    lora_r: int = _f(16, "LoRA rank: the inner size of each low-rank update")
-    lora_alpha: int = _f(32, "LoRA scale: updates are multiplied by lora_alpha / lora_r")
-    lora_dropout: float = _f(0.05, "dropout on the LoRA branch's input")
-    lora_targets: str = _f("", "comma-separated module names to adapt; empty: peft's default for the "
-                               "architecture (c_attn for GPT-2)")
-    gradient_checkpointing: bool = _f(False, "recompute activations to save GPU memory")
-    session_minutes: float = _f(90.0, "length of a training session, for the time estimate")
-
-    def __post_init__(self):
-        for name in ("model", "data", "out"):
-            if not getattr(self, name):
-                raise ValueError(f"--{name} is required (give it as a flag or in --config).")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("max_steps must be positive, or -1 to train for `epochs`.")
-        if self.max_steps == -1 and self.epochs <= 0:
-            raise ValueError("epochs must be positive when max_steps is -1.")
-        for name in ("batch_size", "max_length", "save_steps", "logging_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1.")
-        if self.eval_steps < 0 or self.save_total_limit < 0 or self.warmup_steps < 0:
-            raise ValueError("eval_steps, save_total_limit and warmup_steps cannot be negative.")
-        if self.learning_rate <= 0:
-            raise ValueError("learning_rate must be positive.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}.")
-        if self.session_minutes <= 0:
-            raise ValueError("session_minutes must be positive.")
-        if self.lora_r < 1 or self.lora_alpha <= 0 or not 0 <= self.lora_dropout < 1:
-            raise ValueError("lora_r must be at least 1, lora_alpha positive and lora_dropout in [0, 1).")
-
-
-def _read_config_file(path: Path) -> dict:
-    text = Path(path).read_text(encoding="utf-8")
-    if Path(path).suffix in (".yaml", ".yml"):
-        import yaml
-        data = yaml.safe_load(text) or {}
-    else:
-        data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping of config keys to values.")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"{path} has unknown keys {sorted(unknown)}; known keys: {sorted(known)}.")
-    return data
-
-
-def parse_config(argv: list[str] | None = None) -> TrainConfig:
-    """--config FILE (YAML or JSON) first, then every flag given on the command line on top."""
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, help="run.yaml or run.json with any of the keys below")
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=f.metadata["help"])
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=None,
-                                help=f"{f.metadata['help']} (default {f.default!r})")
-    args = vars(parser.parse_args(argv))
-    values = _read_config_file(args.pop("config")) if args.get("config") else {}
-    values.update({k: v for k, v in args.items() if v is not None})
-    try:
-        return TrainConfig(**values)
-    except (ValueError, TypeError) as e:
-        parser.error(str(e))
-
-
-class RunCallback:
+class RunCallback(TrainerCallback):
     """Keeps metrics.jsonl and status.json current, prints a progress line per logging step,
     and stops on SIGTERM or a STOP file, with every rank of a multi-process run agreeing."""
 
@@ -209,31 +118,31 @@ def progress_line(record: dict, total: int, seconds_per_step: float | None, sess
                         session_minutes)
     if est["remaining_seconds"] is None:
         return line + ", time left not measured yet"
-    sessions = est["sessions"]
     if not est["remaining_steps"]:
         return f"{line} {seconds_per_step:.2f} s/step, last step"
+    sessions = runs.sessions_text(est["sessions"], session_minutes, unit="min", about="")
     return (f"{line} {seconds_per_step:.2f} s/step, about {math.ceil(est['remaining_seconds'] / 60)} min left"
-            f" = {sessions} more session{'' if sessions == 1 else 's'} of {session_minutes:g} min")
+            f" = {sessions}")
 
 
 def complete_checkpoint(path: Path, run_dir: Path, model) -> None:
     """What the Trainer does not save but readers of a checkpoint look for: the base model's
     config.json next to a LoRA adapter (model lists find models by config.json), and the run's
     prompt-format marker, which the model registry reads from the checkpoint folder."""
-    if lora.is_adapter(path) and not (path / "config.json").exists() and model is not None:
+    if modelfolder.is_adapter(path) and not (path / modelfolder.CONFIG).exists() and model is not None:
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         base.config.save_pretrained(path)
-    marker = run_dir / runs.FORMAT
-    if marker.is_file() and not (path / runs.FORMAT).exists():
-        (path / runs.FORMAT).write_text(marker.read_text(encoding="utf-8"), encoding="utf-8")
+    fmt = modelfolder.format_marker(run_dir)
+    if fmt in modelfolder.PROMPT_FORMATS and modelfolder.format_marker(path) is None:
+        modelfolder.write_format(path, fmt)
 
 
 def record_prompt_format(run_dir: Path, data: str) -> None:
     """A run started from the command line gets the format marker from its dataset's report, so
     its checkpoints prompt the right way in the model list too (the admin page writes its own)."""
-    marker, fmt = run_dir / runs.FORMAT, prompt_format_of(data)
-    if fmt and not marker.exists():
-        marker.write_text(fmt + "\n", encoding="utf-8")
+    fmt = prompt_format_of(data)
+    if fmt in modelfolder.PROMPT_FORMATS and modelfolder.format_marker(run_dir) is None:
+        modelfolder.write_format(run_dir, fmt)
 
 
 def newest_intact_checkpoint(run_dir: Path) -> Path | None:
@@ -289,9 +198,9 @@ def check_options(cfg: TrainConfig) -> None:
     """Fail before loading anything when this machine cannot do what the config asks."""
     import torch
     if cfg.precision == "fp16" and not torch.cuda.is_available():
-        raise SystemExit("fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
+        raise TrainError("fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
     if cfg.precision == "bf16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
-        raise SystemExit("This GPU has no bf16; use fp16 or fp32.")
+        raise TrainError("This GPU has no bf16; use fp16 or fp32.")
     if cfg.lora:
         lora.require_peft()
 
@@ -324,7 +233,7 @@ def training_arguments(cfg: TrainConfig, evaluate: bool):
 
 
 def build_trainer(cfg: TrainConfig, callback: RunCallback):
-    from transformers import Trainer, TrainerCallback
+    from transformers import Trainer
 
     class CompletionTrainer(Trainer):
         loss_tokens = 0  # loss-bearing tokens trained on by this rank, for tokens/second
@@ -337,20 +246,21 @@ def build_trainer(cfg: TrainConfig, callback: RunCallback):
     train, val = load_splits(cfg, tokenizer)
     evaluate = val is not None and cfg.eval_steps > 0
     args = training_arguments(cfg, evaluate)
-    flow = type("RunCallback", (TrainerCallback,), {})()  # a TrainerCallback that delegates
-    for hook in ("on_train_begin", "on_step_end", "on_log", "on_save"):
-        setattr(flow, hook, getattr(callback, hook))
     trainer = CompletionTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=val if evaluate else None,
         data_collator=CompletionCollator(tokenizer, cfg.max_length), processing_class=tokenizer,
-        callbacks=[flow],
+        callbacks=[callback],
     )
     callback.trainer_ref.append(trainer)
     return trainer
 
 
+# What a user can fix: the sentence alone, with no exception type before it.
+_SENTENCES = (TrainError, modelfolder.ModelFolderError, SystemExit)
+
+
 def _fail(out: Path, e: BaseException) -> None:
-    line = (str(e) if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}").splitlines()[0]
+    line = (str(e) if isinstance(e, _SENTENCES) else f"{type(e).__name__}: {e}").splitlines()[0]
     runs.write_status(out, state="failed", error=line)
 
 
@@ -386,7 +296,14 @@ def run(cfg: TrainConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_config(argv))
+    """The command line: a TrainError (or a model folder that cannot load) becomes exit status 1
+    and its one sentence on stderr, with no traceback."""
+    cfg = parse_config(argv, description=__doc__.splitlines()[0])
+    try:
+        return run(cfg)
+    except (TrainError, modelfolder.ModelFolderError) as e:
+        print(e, file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

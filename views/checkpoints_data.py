@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,26 +12,11 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from core.modelfolder import PROMPT_FORMATS
 from training import evaluate, runs
 
 
-@dataclass(frozen=True)
-class Metric:
-    key: str  # eval.json's field
-    label: str  # the table's column
-    better: str | None  # "min", "max", or None where neither end is better (length)
-
-
-METRICS = (
-    Metric("val_loss", "val loss", "min"),
-    Metric("perplexity", "perplexity", "min"),
-    Metric("n1_density", "N1 density", "max"),
-    Metric("coverage", "coverage", "max"),
-    Metric("distinct_2", "distinct-2", "max"),
-    Metric("repeated_rate", "repeated", "min"),
-    Metric("mean_chars", "mean chars", None),
-    Metric("clean_ending_rate", "clean endings", "max"),
-)
+METRICS = evaluate.METRICS  # the one registry of checkpoint metrics: columns, caption and charts follow it
 BEST = "best"  # the column naming the metrics a row is best at
 OK = "ok"
 COLOURS = qualitative.Plotly
@@ -54,7 +38,7 @@ def signature(folder: Path) -> tuple:
 def checkpoint_format(run_dir: Path, entry: dict) -> str:
     """The prompt format a checkpoint was trained with: what its evaluation used, else what the
     run's config and data say (training.evaluate's rule)."""
-    if entry.get("prompt_format") in ("v1", "v2", "own"):
+    if entry.get("prompt_format") in PROMPT_FORMATS:
         return entry["prompt_format"]
     config = evaluate.read_config(run_dir)
     return evaluate.prompt_format(config, config.get("data") or None)
@@ -109,9 +93,8 @@ def best_rows(rows: list[dict]) -> dict[str, set[int]]:
 
 
 def metrics_table(rows: list[dict]) -> pd.DataFrame:
-    """The table the page shows: a checkpoint per row, metric columns, and `best` naming the
-    columns in which that row is the best (lower loss, perplexity and repeats; higher density,
-    coverage, distinct-2 and clean endings)."""
+    """The table the page shows: a checkpoint per row, a column per metric, and `best` naming
+    the columns in which that row is the best (each metric's better end)."""
     best = best_rows(rows)
     table = []
     for i, r in enumerate(rows):
@@ -122,6 +105,28 @@ def metrics_table(rows: list[dict]) -> pd.DataFrame:
         table.append(line)
     columns = ["run", "checkpoint", "step", "integrity", "evaluated", *(m.label for m in METRICS), BEST]
     return pd.DataFrame(table, columns=columns)
+
+
+def _listed(labels: list[str]) -> str:
+    """'a, b and c'."""
+    return f"{', '.join(labels[:-1])} and {labels[-1]}" if len(labels) > 1 else "".join(labels)
+
+
+def best_caption() -> str:
+    """Which end of each metric is better, in one sentence, from the registry."""
+    lower = [m.label for m in METRICS if m.better == "min"]
+    higher = [m.label for m in METRICS if m.better == "max"]
+    parts = []
+    if lower:
+        parts.append(f"lower is better for {_listed(lower)}")
+    if higher:
+        parts.append(f"higher for {_listed(higher)}")
+    return f"Best per column in green ({'; '.join(parts)})."
+
+
+def formats() -> dict[str, str]:
+    """The table's number format per metric column."""
+    return {m.label: "{:" + m.fmt + "}" for m in METRICS}
 
 
 def highlight_best(table: pd.DataFrame) -> pd.DataFrame:
@@ -157,8 +162,11 @@ def loss_figure(metrics: dict[str, list[dict]], log_y: bool = False) -> go.Figur
 
 
 def metric_figure(rows: list[dict]) -> go.Figure:
-    """One small chart per evaluation metric over steps, a line per run."""
-    fig = make_subplots(rows=4, cols=2, subplot_titles=[m.label for m in METRICS], vertical_spacing=0.09)
+    """One small chart per evaluation metric over steps, two abreast, a line per run; the grid
+    grows with the registry."""
+    grid = math.ceil(len(METRICS) / 2)
+    fig = make_subplots(rows=grid, cols=2, subplot_titles=[m.label for m in METRICS],
+                        vertical_spacing=min(0.09, 0.36 / grid))
     by_run: dict[str, list[dict]] = {}
     for r in rows:
         by_run.setdefault(r["run"], []).append(r)
@@ -169,6 +177,6 @@ def metric_figure(rows: list[dict]) -> go.Figure:
             fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=run,
                             legendgroup=run, showlegend=j == 0, line={"color": _colour(i)},
                             row=j // 2 + 1, col=j % 2 + 1)
-    fig.update_layout(height=900, margin={"t": 40, "b": 10}, legend={"orientation": "h"})
-    fig.update_xaxes(title_text="step", row=4)
+    fig.update_layout(height=225 * grid, margin={"t": 40, "b": 10}, legend={"orientation": "h"})
+    fig.update_xaxes(title_text="step", row=grid)
     return fig

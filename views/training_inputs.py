@@ -6,23 +6,19 @@ or a model copied into data/models shows up without restarting the app.
 """
 from __future__ import annotations
 
-import json
 import re
-import time
 from pathlib import Path
 
 import streamlit as st
 
-from core import settings
-from training import launch, runs
+from core import modelfolder, settings
+from training import jobs
 from training.data import prompt_format_of, read_report
 from training.prepare import FORMATS, heavy_reasons
 
 PUBLISHED_BASE = "rinna/japanese-gpt2-medium"  # the base the original project fine-tuned
 OTHER = "__other__"
-PROMPT_FORMATS = ("own", "v1", "v2")
-PREPARE = "prepare.json"  # pid and start time of a preparation running into a dataset folder
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PROMPT_FORMATS = ("own", "v1", "v2")  # the selectbox's order; the same set as modelfolder.PROMPT_FORMATS
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -30,8 +26,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def local_models() -> list[Path]:
     """Model folders (with config.json) under the models folder."""
-    root = settings.paths().models
-    return sorted(p.parent for p in root.glob("*/config.json")) if root.is_dir() else []
+    return modelfolder.models_in(settings.paths().models)
 
 
 def model_problem(model: str) -> str | None:
@@ -40,7 +35,7 @@ def model_problem(model: str) -> str | None:
         return "Choose a base model, or type a hub id or a model folder."
     path = Path(model)
     if path.exists():
-        return None if (path / "config.json").is_file() else f"{model} has no config.json; it is not a model folder."
+        return None if (path / modelfolder.CONFIG).is_file() else f"{model} has no config.json; it is not a model folder."
     if _HUB_ID.match(model):
         return None
     return f"{model} is neither a model folder nor a hub id like {PUBLISHED_BASE}."
@@ -159,71 +154,42 @@ def _saved_upload(key: str, name: str) -> str:
 
 
 def _start_prepare() -> None:
-    """Button callback: check the inputs, then run training.prepare in the background."""
+    """Button callback: run training.prepare in the background (training.jobs checks the inputs)."""
     state = st.session_state
-    name = (state.get("tr_prep_name") or "").strip()
-    if not _NAME.match(name):
-        state["_tr_prep_error"] = "Name the dataset with letters, digits, '.', '_' or '-' (e.g. n1-words)."
-        return
-    out = settings.paths().datasets / name
-    if (out / "report.json").exists() or launch.alive(_prep_record(out).get("pid"), "training.prepare"):
-        state["_tr_prep_error"] = f"A dataset named {name} exists or is being prepared; choose another name."
+    name, root = (state.get("tr_prep_name") or "").strip(), settings.paths().datasets
+    try:
+        jobs.dataset_folder(root, name)  # before saving an upload under that name
+    except jobs.JobError as e:
+        state["_tr_prep_error"] = str(e)
         return
     output = (state.get("tr_prep_output") or "").strip() or _saved_upload("tr_prep_output_file", name + "-output")
     inputs = (state.get("tr_prep_input") or "").strip() or _saved_upload("tr_prep_input_file", name + "-input")
-    for label, path in (("Batch output", output), ("Batch input", inputs)):
-        if (path or label == "Batch output") and not Path(path).is_file():
-            state["_tr_prep_error"] = f"{label} file {path or '(none given)'} does not exist."
-            return
-    argv = [launch.python(), "-m", "training.prepare", "--batch-output", output, "--format",
-            state.get("tr_prep_format", "words"), "--out", str(out)] + (["--batch-input", inputs] if inputs else [])
-    out.mkdir(parents=True, exist_ok=True)
-    pid = launch.spawn(argv, out / "prepare.log", {"OMP_NUM_THREADS": "1"})
-    (out / PREPARE).write_text(json.dumps({"pid": pid, "started": time.time(), "argv": argv}), encoding="utf-8")
-
-
-def _prep_record(folder: Path) -> dict:
-    return runs.read_json(folder / PREPARE)
-
-
-def _preparations() -> list[tuple[Path, bool]]:
-    """(folder, still running) of preparations that have not produced a dataset."""
-    root = settings.paths().datasets
-    found = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        record = _prep_record(folder)
-        if record and not (folder / "report.json").exists():
-            found.append((folder, launch.alive(record.get("pid"), "training.prepare")))
-    return found
-
-
-def _log_tail(path: Path, n: int = 6) -> str:
     try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
-    except OSError:
-        return ""
+        jobs.start_prepare(root, name, output, state.get("tr_prep_format", "words"), inputs)
+    except (jobs.JobError, OSError) as e:
+        state["_tr_prep_error"] = str(e)
 
 
 @st.fragment(run_every=3)
 def _preparing() -> None:
     """Background preparations still running; a full rerun once one ends, so its dataset (or
     its failure) shows in the page."""
-    running = {str(f) for f, alive in _preparations() if alive}
+    running = {str(f) for f, alive in jobs.preparations(settings.paths().datasets) if alive}
     if st.session_state.get("_tr_preparing", set()) - running:
         st.session_state["_tr_preparing"] = running
         st.rerun()
     st.session_state["_tr_preparing"] = running
     for folder in sorted(running):
-        st.info(f"Preparing {Path(folder).name}…  \n{_log_tail(Path(folder) / 'prepare.log', 1)}")
+        st.info(f"Preparing {Path(folder).name}…  \n{jobs.prepare_log(Path(folder), 1)}")
 
 
 def _dismiss(folder: str) -> None:
-    (Path(folder) / PREPARE).unlink(missing_ok=True)
+    jobs.dismiss_prepare(Path(folder))
 
 
 def prepare_section() -> None:
-    jobs = _preparations()
-    with st.expander("Prepare a dataset from Batch output", expanded=bool(jobs)):
+    found = jobs.preparations(settings.paths().datasets)
+    with st.expander("Prepare a dataset from Batch output", expanded=bool(found)):
         st.caption("Runs `python -m training.prepare` in the background; the dataset appears in the list "
                    "above when it is done.")
         c1, c2 = st.columns(2)
@@ -237,10 +203,10 @@ def prepare_section() -> None:
         st.button("Prepare", key="tr_prep_go", on_click=_start_prepare)
         if error := st.session_state.pop("_tr_prep_error", None):
             st.error(error)
-        for folder, alive in jobs:
+        for folder, alive in found:
             if not alive:
                 st.error(f"Preparing {folder.name} failed; the end of its log:")
-                st.code(_log_tail(folder / "prepare.log"), language=None, wrap_lines=True)  # the reason is the last line
+                st.code(jobs.prepare_log(folder), language=None, wrap_lines=True)  # the reason is the last line
                 st.button("Dismiss", key=f"tr_prep_dismiss_{folder.name}", on_click=_dismiss, args=(str(folder),))
-        if any(alive for _, alive in jobs):
+        if any(alive for _, alive in found):
             _preparing()

@@ -166,9 +166,7 @@ def run_rows(root: Path) -> list[dict]:
     Active runs are always re-read: their state depends on a process, not on a file."""
     rows = []
     for run in runs.list_runs(root):
-        files = [run["path"] / f for f in (runs.STATUS, runs.METRICS, runs.LAUNCH, runs.CONFIG, runs.REQUEST)]
-        stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
-        row = _summary(str(run["path"]), stamp)
+        row = _summary(str(run["path"]), runs.stamp(run["path"]))
         rows.append(runs.summary(run["path"]) if row["state"] in ACTIVE else row)
     return sorted(rows, key=lambda r: r["started"], reverse=True)
 

@@ -12,11 +12,11 @@ import streamlit as st
 from core import settings
 from core.auth import Role
 from core.generation import promotion, registry
-from training import checkpoints as ckpt
+from core.modelfolder import verify
 from training import evaluate, runs
 from views import checkpoints_compare, checkpoints_eval
-from views.checkpoints_data import (METRICS, OK, checkpoint_rows, highlight_best, loss_figure, metric_figure,
-                                    metrics_table, signature)
+from views.checkpoints_data import (METRICS, OK, best_caption, checkpoint_rows, formats, highlight_best, loss_figure,
+                                    metric_figure, metrics_table, signature)
 from views.common import for_display
 from views.sidebar import require_role
 
@@ -25,7 +25,7 @@ from views.sidebar import require_role
 def _verify(path: str, stamp: tuple) -> list[str]:
     """verify() loads the weights; keyed by the folder's files, a page with many checkpoints
     loads each once, and again only after it changed."""
-    return ckpt.verify(Path(path))
+    return verify(Path(path))
 
 
 def integrity(path: Path, entry: dict) -> list[str]:
@@ -71,11 +71,11 @@ def loss_section(run_dirs: list[Path]) -> None:
 def table_section(rows: list[dict]) -> None:
     st.subheader("Metrics per checkpoint")
     table = metrics_table(rows)
-    shown = for_display(table, {m.label: "{:.4g}" for m in METRICS})  # a dash where nothing was measured
-    st.dataframe(shown.style.apply(highlight_best, axis=None), hide_index=True, key="ck_table")
-    st.caption("Best per column in green (lower is better for val loss, perplexity and repeated sentences; "
-               "higher for N1 density, coverage, distinct-2 and clean endings). Integrity is "
-               "`python -m training.checkpoints verify`; only checkpoints that verify can be promoted.")
+    shown = for_display(table, formats())  # a dash where nothing was measured
+    st.dataframe(shown.style.apply(highlight_best, axis=None), hide_index=True, key="ck_table",
+                 column_config={m.label: st.column_config.Column(help=m.description) for m in METRICS})
+    st.caption(f"{best_caption()} Integrity is `python -m training.checkpoints verify`; only checkpoints "
+               "that verify can be promoted.")
     if any(r["evaluated"] for r in rows):
         st.plotly_chart(metric_figure(rows), key="ck_metric_chart")
     else:
@@ -102,10 +102,10 @@ def _comparison(row: dict, evaluation: dict | None) -> None:
     """The candidate's figures beside the current default model's (when it has any on record)."""
     default = registry.default_model()
     on_record = next((e.get("figures") or {} for e in registry.promoted() if e["name"] == default.name), {})
-    labels = {m.key: m.label for m in METRICS}
-    table = pd.DataFrame({"figure": [labels.get(k, k) for k in promotion.FIGURES],
-                          row["label"]: [_fmt(promotion.figures(evaluation).get(k)) for k in promotion.FIGURES],
-                          f"{default.name} (default)": [_fmt(on_record.get(k)) for k in promotion.FIGURES]})
+    candidate = promotion.figures(evaluation)
+    table = pd.DataFrame({"figure": [m.label for m in METRICS],
+                          row["label"]: [_fmt(candidate.get(m.key)) for m in METRICS],
+                          f"{default.name} (default)": [_fmt(on_record.get(m.key)) for m in METRICS]})
     st.dataframe(table, hide_index=True, key="ck_promote_compare")
     if not on_record:
         st.caption(f"The default model ({default.name}) has no evaluation on record.")

@@ -19,13 +19,14 @@ import streamlit as st
 from core import settings
 from core.auth import Role
 from training import launch, runs
-from training.train import PRECISIONS, TrainConfig
+from training.config import PRECISIONS, TrainConfig
+from training.process import ROOT
 from views.sidebar import require_role
 from views.training_inputs import (chosen_dataset, chosen_format, chosen_model, dataset_problem, model_problem,
                                    pick_dataset, pick_model, prepare_section)
 from views.training_live import ACTIVE, POLL_SECONDS, run_panel, run_rows, runs_table
 
-ACCELERATE_CONFIGS = Path(launch.ROOT) / "training" / "accelerate"
+ACCELERATE_CONFIGS = ROOT / "training" / "accelerate"
 # Fields with their own widget below; every other TrainConfig field is drawn from its type.
 FORM_FIELDS = {"model", "data", "out", "max_steps", "epochs", "batch_size", "learning_rate", "max_length",
                "pack", "precision", "save_steps", "eval_steps", "logging_steps", "lora", "session_minutes"}
@@ -35,7 +36,8 @@ HELP = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConf
 
 @dataclass
 class Request:
-    """Everything Start needs, read from the widgets' session state."""
+    """Everything Start needs, read from the widgets' session state. `config` holds TrainConfig's
+    fields as the widgets have them, unchecked: `train_config` turns it into the checked one."""
     run_id: str
     config: dict
     prompt_format: str = ""
@@ -146,30 +148,27 @@ def request_from_state() -> Request:
                    int(state.get("tr_processes") or 1) if gpus else 1, state.get("tr_accelerate"))
 
 
-def _problem(req: Request, run_dir: Path) -> str | None:
-    """The first thing wrong with the request, in one sentence."""
+def train_config(req: Request, run_dir: Path) -> TrainConfig:
+    """The request as the TrainConfig the launcher takes, checked once here; ValueError with the
+    first thing wrong, in one sentence."""
     problem = model_problem(req.config["model"]) or dataset_problem(req.config["data"])
     if problem:
-        return problem
+        raise ValueError(problem)
     try:
-        TrainConfig(**req.config, out=str(run_dir))
-    except (ValueError, TypeError) as e:
-        return str(e)
-    return None
+        return TrainConfig(**req.config, out=str(run_dir))
+    except TypeError as e:  # a field the form does not know: a programming error, said plainly
+        raise ValueError(str(e)) from None
 
 
 def _start() -> None:
     """Start button callback: before the rerun, so the page opens the new run right away."""
     req = request_from_state()
     run_dir = (settings.paths().runs / req.run_id).resolve()
-    problem = _problem(req, run_dir)
-    if problem is None:
-        try:
-            launch.start_run(run_dir, req.config, req.gpus, req.processes, req.accelerate_config, req.prompt_format)
-        except (launch.LaunchError, OSError) as e:
-            problem = str(e)
-    if problem:
-        st.session_state["_tr_error"] = problem
+    try:
+        config = train_config(req, run_dir)
+        launch.start_run(run_dir, config, req.gpus, req.processes, req.accelerate_config, req.prompt_format)
+    except (ValueError, launch.LaunchError, OSError) as e:
+        st.session_state["_tr_error"] = str(e)
         return
     st.session_state["tr_run"] = req.run_id
     st.session_state.pop("_tr_stamp", None)  # the next run gets a new id
@@ -185,7 +184,7 @@ def new_run_form() -> None:
     devices_form()
     req = request_from_state()
     run_dir = (settings.paths().runs / req.run_id).resolve()
-    request = run_dir / runs.REQUEST
+    request = runs.request_path(run_dir)
     try:
         argv, env = launch.build_command(request, req.gpus, req.processes, req.accelerate_config)
         st.markdown("**The command that will run** (in its own process; output goes to the run's `log`):")
