@@ -14,11 +14,11 @@ import streamlit as st
 from core.generation import pipeline, registry
 from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
 from core.generation.loading import first_line
-from core.render import STYLE, render_text
+from core.render import DEFAULT_LEVELS, STYLE, render_text
+from core.wordlists import typed_words
 from views.panels import score_card
 
 RESULTS = "ck_cmp_results"
-SHOWN_LEVELS = ("N1", "N2", "N3")  # N5/N4 would colour every する and こと
 MIN_MODELS, MAX_MODELS = 2, 4
 
 
@@ -63,7 +63,7 @@ def _request() -> GenerationRequest | None:
     seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="ck_cmp_seed")
     tokens = c4.number_input("Max new tokens", 8, 1500, 200, step=8, key="ck_cmp_tokens")
     temperature = c5.slider("Temperature", 0.0, 1.5, 0.9, 0.05, key="ck_cmp_temperature")
-    targets = tuple(w.strip() for w in words.replace("、", ",").split(",") if w.strip())
+    targets = tuple(typed_words(words))
     try:
         return GenerationRequest(targets=targets, genres=tuple(genres), style=style, max_new_tokens=int(tokens),
                                  min_chars=0, temperature=temperature, seed=int(seed))
@@ -78,7 +78,7 @@ def _show(result: dict) -> None:
         st.error(result["error"])
         return
     a = result["analysis"]
-    st.html(STYLE + render_text(a, levels=SHOWN_LEVELS))
+    st.html(STYLE + render_text(a, levels=DEFAULT_LEVELS))
     score_card(a)
     st.caption(f"Repeated sentences {result['repeat']:.0%} · seed {result['seed']}")
     if result["warning"]:
