@@ -91,8 +91,16 @@ def headword(word: str) -> str | None:
     word = word.strip()
     if not word:
         return None
-    found = analyze(word).matches
-    return found[0].word if len(found) == 1 else word
+    # A verb's bare continuative form (促し, 冷やかし) alone reads as a noun; with た after it,
+    # it reads as the verb, which is how a story that uses it was analysed.
+    for probe in (word, word + "た"):
+        found = analyze(probe).matches
+        # A word that starts the box and leaves only kana after it (促した: 促し + た; 把握する:
+        # 把握 + する); a phrase with a known word inside it is not that word.
+        rest = word[found[0].end:] if found and found[0].start == 0 else None
+        if rest is not None and (not rest or is_kana(rest)):
+            return found[0].word
+    return word
 
 
 def _drop_names(matches: list[Match], names: set[str], stats: TokenStats) -> list[Match]:

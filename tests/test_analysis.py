@@ -137,8 +137,13 @@ def test_levels_choose_displayed_matches_but_not_the_score():
 def test_headword_turns_a_typed_conjugated_form_into_the_stored_headword():
     from core.analysis import headword
     assert headword("促した") == "促す"
+    assert headword("促しました") == "促す"
     assert headword(" 把握 ") == "把握"
-    assert headword("だれも知らない造語") == "だれも知らない造語"  # not one known word: kept as typed
+    assert headword("把握する") == "把握"  # a する verb is stored under its noun
+    # A bare continuative form reads as a noun by itself, yet a story using it has the verb.
+    assert headword("促し") == "促す" and headword("冷やかし") == "冷やかす"
+    assert headword("だれも知らない造語") == "だれも知らない造語"  # a phrase: kept as typed
+    assert headword("把握と理解") == "把握と理解"
     assert headword("  ") is None
 
 

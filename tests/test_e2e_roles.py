@@ -156,7 +156,7 @@ def test_teacher_and_admin_pages(app_url, new_page, tmp_path):
     sign_in(t, app_url, "teacher", "teach-pw")
     reload(t)
     wait_text(t, "Signed in as teacher")  # a reload keeps a teacher signed in
-    visit(t, app_url, "review", "Download 1 stories")  # teachers read every student's stories
+    visit(t, app_url, "review", "Download 1 story")  # teachers read every student's stories
     visit(t, app_url, "wordlists", "Import a class list")
     expect(t.locator(".st-key-wl_delete button")).to_be_attached()  # staff may delete class lists
     visit(t, app_url, "generate", "Write a story")

@@ -103,7 +103,7 @@ def _export(db: store.Database, f: store.StoryFilter, df: pd.DataFrame) -> None:
     # The stories shown, in the order shown, with their reviews; each model's id and its name.
     ids = df["id"].tolist()
     # Deferred: the file is built when the button is pressed, not on every rerun of the page.
-    c2.download_button(f"Download {len(df):,} stories",
+    c2.download_button(f"Download {len(df):,} {'story' if len(df) == 1 else 'stories'}",
                        lambda: store.export_bytes(db, fmt, f, ids=ids, model_name=registry.display_name),
                        file_name=f"nonestory-stories-{date.today():%Y%m%d}.{fmt}", mime=MIME[fmt],
                        key="rev_download", icon=":material/download:")
