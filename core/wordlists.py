@@ -459,3 +459,37 @@ def parse_word_list(
     if not entries:
         raise WordListError(f'No row has a word in the column "{header[word_i]}"; check which column holds the words.')
     return list(entries.values())
+
+
+_JAPANESE = re.compile(f"[{_KANJI}{_HIRAGANA}\u30a1-\u30fa\u30fc]")
+_TAGS = re.compile(r"<[^>]*>")
+_ANKI_FURIGANA = re.compile(r"\s*\[[^\]]*\]")  # 把握[はあく]: Anki's furigana field syntax
+_COLUMN_SEPARATORS = re.compile(r"[\t,;]")  # a spreadsheet's columns: the word is the first
+_WORD_SEPARATORS = re.compile(r"[、，]")  # several words in one cell or line
+
+
+def known_words_file(data: bytes) -> list[str]:
+    """The words of a known-words file, each once, in file order: a plain list (one word per
+    line, or several separated by 、), a CSV/TSV whose first column is the word, or an Anki
+    "Notes in Plain Text" export (tab-separated, `#separator:` header lines, HTML and 把握[はあく]
+    furigana in the fields). A cell with no Japanese in it (a header) is no word."""
+    try:
+        text = _decode(data)
+    except WordListError as exc:
+        if str(exc) != _NOT_A_LIST:
+            raise
+        raise WordListError("This file is not a list of words; upload a .txt or .csv file, or Anki's "
+                            "\"Notes in Plain Text\" export.") from None
+    words: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("#"):  # Anki's header lines (#separator:tab, #html:true)
+            continue
+        first = _COLUMN_SEPARATORS.split(line, 1)[0]
+        for cell in _WORD_SEPARATORS.split(_TAGS.sub("", first).replace("&nbsp;", " ")):
+            word = _ANKI_FURIGANA.sub("", cell).strip().strip('"').strip()
+            if word and _JAPANESE.search(word) and not any(c.isspace() for c in word):
+                words.append(word)
+    if not words:
+        raise WordListError("This file holds no Japanese words: put one word per line, or the words in "
+                            "the first column.")
+    return list(dict.fromkeys(words))

@@ -529,3 +529,24 @@ def test_typed_words_splits_on_ascii_and_japanese_commas_and_trims():
     from core.wordlists import typed_words
     assert typed_words(" 把握, 促す、和やか ,, ") == ["把握", "促す", "和やか"]
     assert typed_words("") == []
+
+
+@pytest.mark.parametrize("data, expected", [
+    ("把握\n促す、和やか\n\n".encode(), ["把握", "促す", "和やか"]),  # plain: a word a line, or 、
+    ("word,reading,meaning\n把握,はあく,grasp\n\"和やか\",なごやか,calm\n".encode("cp932"), ["把握", "和やか"]),
+    ("#separator:tab\n#html:true\n<b>把握[はあく]</b>\tgrasp\n促[うなが]す\turge\n把握\tagain\n".encode(),
+     ["把握", "促す"]),  # Anki "Notes in Plain Text": headers, HTML, furigana; each word once
+], ids=["plain", "csv", "anki"])
+def test_known_words_file_reads_plain_csv_and_anki_exports(data, expected):
+    from core.wordlists import known_words_file
+    assert known_words_file(data) == expected
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"hello\nworld\n", "no Japanese words"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a list of words"),
+])
+def test_known_words_file_refuses_what_holds_no_words_in_one_sentence(data, message):
+    from core.wordlists import WordListError, known_words_file
+    with pytest.raises(WordListError, match=message):
+        known_words_file(data)

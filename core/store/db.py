@@ -159,6 +159,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (list_name, position)
     );
     """,
+    # 5: what each student knows. A word's state per profile (new | learning | known; a word
+    # with no row is new), and every change with its time, so "words known over time" can be
+    # drawn and a mistaken bulk change traced.
+    """
+    CREATE TABLE word_states (
+        profile VARCHAR NOT NULL,
+        word VARCHAR NOT NULL,                     -- a headword as the analysis gives it
+        state VARCHAR NOT NULL,
+        changed TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (profile, word)
+    );
+    CREATE TABLE word_state_log (
+        profile VARCHAR NOT NULL,
+        word VARCHAR NOT NULL,
+        state VARCHAR NOT NULL,                    -- the state it changed to
+        changed TIMESTAMP NOT NULL,
+        how VARCHAR NOT NULL DEFAULT ''            -- where the change came from: reader, levels, import
+    );
+    """,
 ]
 
 
