@@ -88,3 +88,57 @@ def test_killed_writer_leaves_every_returned_story_whole(tmp_path, kill_after, p
     finally:
         db.close()
 
+
+
+# Marks the same 300 words known, then learning, then known... printing each round only after
+# set_states has returned. A bulk change must land whole or not at all.
+KNOWN_CHILD = r"""
+import sys, time
+from core import store
+from core.store import known
+
+words = [f"語{i}" for i in range(300)]
+db = store.Database(sys.argv[1])
+print("ready", flush=True)
+deadline, i = time.monotonic() + 60, 0
+while time.monotonic() < deadline:
+    known.set_states(db, "child", words, "known" if i % 2 == 0 else "learning", "levels")
+    print(i, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("kill_after, pause", [(10, 0.0), (23, 0.0031)])
+def test_killed_bulk_marking_lands_whole_or_not_at_all(tmp_path, kill_after, pause):
+    path = tmp_path / "known.duckdb"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([sys.executable, "-c", KNOWN_CHILD, str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    rounds: list[int] = []
+    try:
+        assert child.stdout.readline().strip() == b"ready", child.stderr.read().decode(errors="replace")
+        while len(rounds) < kill_after:
+            line = child.stdout.readline()
+            assert line.endswith(b"\n"), f"child stopped early: {child.stderr.read().decode(errors='replace')}"
+            rounds.append(int(line))
+        time.sleep(pause)
+        assert child.poll() is None, "the child must still be writing when it is killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        rounds += [int(line) for line in child.stdout.read().split(b"\n")[:-1]]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    db = store.Database(path)
+    try:
+        states = set(db.execute("SELECT DISTINCT state FROM word_states WHERE profile = 'child'"))
+        last = rounds[-1]
+        possible = [{("known" if r % 2 == 0 else "learning",)} for r in (last, last + 1)]
+        assert states in possible, f"after round {last} the words are in states {states}"
+        assert db.scalar("SELECT count(*) FROM word_states") == 300
+        # The log holds each committed round whole: 300 rows per round, nothing of a cut one.
+        assert db.scalar("SELECT count(*) FROM word_state_log") in (300 * (last + 1), 300 * (last + 2))
+    finally:
+        db.close()
