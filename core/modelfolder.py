@@ -109,7 +109,8 @@ def load_merged(path: Path | str, dtype=None):
     try:
         base = AutoModelForCausalLM.from_pretrained(base_id, dtype=dtype)
     except Exception as e:
-        raise ModelFolderError(f"The LoRA adapter {path.name} needs its base model {base_id}, which does not load: {_first_line(e)}") from e
+        raise ModelFolderError(f"The LoRA adapter {path.name} needs its base model {base_id}, "
+                               f"which does not load: {_first_line(e)}") from e
     model = peft.get_peft_model(base, config)
     result = peft.set_peft_model_state_dict(model, load_file(str(path / ADAPTER_WEIGHTS)))
     missing = [k for k in result.missing_keys if "lora_" in k]

@@ -46,6 +46,14 @@ def cached_headword(word: str) -> str | None:
     return headword(word)
 
 
+def flash(key: str) -> None:
+    """Shows, once, the ("success" | "error", message) a form's callback left under `key`
+    (a callback runs before the page, so it cannot draw the message itself)."""
+    kind, message = st.session_state.pop(key, (None, None))
+    if kind:
+        getattr(st, kind)(message)
+
+
 def profile() -> str:
     """The open student profile ('' when none): set only by the sidebar once the profile's
     passphrase (if it has one) was given, or by a live reopen token; never a widget's value."""

@@ -9,7 +9,7 @@ from core.analysis import headword
 from core.store import known
 from core.vocab import LEVELS, level_words
 from core.wordlists import WordListError, known_words_file
-from views.common import database, profile
+from views.common import database, flash, profile
 
 UP_TO = LEVELS[:-1]  # N5..N2: "every word up to N1" would be the whole list
 _RESULT = "_known_result"  # ("success" | "error", message) left by a callback for the next run
@@ -62,6 +62,4 @@ def known_words_panel() -> None:
                      help="One word per line, a CSV/TSV with the word in the first column, or Anki's "
                           "File → Export → \"Notes in Plain Text\".")
     st.button("Import as known", key="known_import_go", on_click=_import_file)
-    kind, message = st.session_state.pop(_RESULT, (None, None))
-    if kind:
-        getattr(st, kind)(message)
+    flash(_RESULT)

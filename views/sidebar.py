@@ -11,7 +11,7 @@ import streamlit as st
 from core import store
 from core.auth import WRONG, Role, accounts, authenticate, role_allows
 from core.store import students
-from views.common import database
+from views.common import database, flash
 
 _FAILED = "_signin_failed"  # set by the sign-in callback, shown (once) by the form
 
@@ -188,7 +188,7 @@ def _open_profile_panel(name: str) -> None:
                 st.text_input("Current passphrase", key="pp_current", type="password")
             st.text_input("New passphrase", key="pp_new", type="password")
             st.form_submit_button("Save passphrase", key="pp_go", on_click=_change_passphrase)
-        _flash("_pp_msg")
+        flash("_pp_msg")
     st.button("Close profile", key="profile_close", on_click=_close_profile)
 
 
@@ -212,14 +212,7 @@ def _reset_form() -> None:
         with st.form("passphrase_reset", border=False):
             st.text_input("Student's profile name", key="reset_name")
             st.form_submit_button("Reset passphrase", key="reset_go", on_click=_reset_student_passphrase)
-        _flash("_reset_msg")
-
-
-def _flash(key: str) -> None:
-    """Shows, once, the ("success" | "error", message) a form's callback left under `key`."""
-    kind, message = st.session_state.pop(key, (None, None))
-    if kind:
-        getattr(st, kind)(message)
+        flash("_reset_msg")
 
 
 def sidebar() -> Role:

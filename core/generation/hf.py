@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+from core import modelfolder
 from core.generation import prompts
 from core.generation.base import Draft, GenerationError, GenerationRequest
 from core.generation.loading import LoadedModel, load_model
@@ -201,7 +202,7 @@ class TransformersBackend:
     name = "hf"
 
     def __init__(self, model_id: str, prompt_format: str = "own", device: str | None = None) -> None:
-        if prompt_format not in ("v1", "v2", "own"):
+        if prompt_format not in modelfolder.PROMPT_FORMATS:
             raise GenerationError(f"Prompt format {prompt_format!r} is not for local models; use v1, v2 or own.")
         self.model = model_id
         self.prompt_format = prompt_format

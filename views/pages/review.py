@@ -12,7 +12,7 @@ from core import store
 from core.render import DEFAULT_LEVELS
 from core.auth import Role
 from core.generation import registry
-from views.common import cached_analyze, cached_headword, database, for_display
+from views.common import cached_analyze, cached_headword, database, flash, for_display
 from views.panels import show_analysis
 from views.sidebar import require_role
 
@@ -163,11 +163,7 @@ def _review_form(story_id: int) -> None:
         st.form_submit_button("Save review", key="rev_save", type="primary", on_click=_save_review,
                               args=(story_id,))
     st.caption("Saving again replaces your earlier review of this story.")
-    kind, message = st.session_state.pop("_rev_result", (None, ""))
-    if kind == "error":
-        st.error(message)
-    elif kind == "success":
-        st.success(message)
+    flash("_rev_result")
 
 
 def _story(db: store.Database, df: pd.DataFrame) -> None:
