@@ -178,6 +178,43 @@ MIGRATIONS: list[str] = [
         how VARCHAR NOT NULL DEFAULT ''            -- where the change came from: reader, levels, import
     );
     """,
+    # 6: the learner loop. Every running content word of a story by headword (story_heads), so a
+    # profile's known coverage of every story is one join; that coverage kept per story and
+    # profile with the state-log position it was computed at (stale once the profile's states
+    # move on). FSRS review cards for words in "learning", and every grade given, so the schedule
+    # can be rebuilt from the log.
+    """
+    ALTER TABLE stories ADD COLUMN running_words INTEGER;  -- words (not symbols, not names); NULL until counted
+    CREATE TABLE story_heads (
+        story_id BIGINT NOT NULL,
+        word VARCHAR NOT NULL,                     -- a content word's headword (known-word key)
+        count INTEGER NOT NULL,
+        PRIMARY KEY (story_id, word)
+    );
+    CREATE TABLE story_coverage (
+        story_id BIGINT NOT NULL,
+        profile VARCHAR NOT NULL,
+        known_version BIGINT NOT NULL,             -- how many state changes the profile had then
+        known_share DOUBLE NOT NULL,               -- known running content words ÷ running content words
+        miss_rate DOUBLE NOT NULL,                 -- unknown running words ÷ running words
+        new_words INTEGER NOT NULL,                -- different headwords not known
+        PRIMARY KEY (story_id, profile)
+    );
+    CREATE TABLE review_cards (
+        profile VARCHAR NOT NULL,
+        word VARCHAR NOT NULL,
+        card VARCHAR NOT NULL,                     -- fsrs.Card as JSON
+        due TIMESTAMP NOT NULL,
+        PRIMARY KEY (profile, word)
+    );
+    CREATE TABLE review_log (
+        profile VARCHAR NOT NULL,
+        word VARCHAR NOT NULL,
+        rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4),  -- Again, Hard, Good, Easy
+        reviewed TIMESTAMP NOT NULL,
+        duration_ms INTEGER
+    );
+    """,
 ]
 
 
