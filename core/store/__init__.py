@@ -6,7 +6,8 @@ from core.store.jobs import (cancel_job, create_job, get_job, list_jobs, mark_fi
 from core.store.reviews import model_aggregates, review_table, reviews_for, save_review
 from core.store.stories import (EXPORT_FORMATS, SOURCES, Story, StoryFilter, count_stories, delete_story,
                                 export_bytes, get_story, import_jsonl, list_stories, profiles, purge_deleted,
-                                restore_story, save_story, saved_copy, stories_with_word, words_met, write_export)
+                                restore_story, save_story, saved_copy, stories_with_word, word_contexts, words_met,
+                                write_export)
 from core.store.wordlists import (CLASS, RESERVED_LIST_NAMES, backup_of, backups, check_list_name,
                                   delete_word_list, list_changes, load_word_list, load_word_lists,
                                   restore_word_list, save_word_list, word_lists)
@@ -17,5 +18,5 @@ __all__ = [
     "mark_running", "queue_position", "status_of", "unfinished_jobs", "check_list_name", "count_stories", "delete_story", "delete_word_list", "export_bytes",
     "get_story", "import_jsonl", "list_stories", "load_word_list", "load_word_lists", "model_aggregates",
     "profiles", "purge_deleted", "restore_story", "review_table", "reviews_for", "save_review", "save_story",
-    "save_word_list", "saved_copy", "stories_with_word", "word_lists", "words_met", "write_export",
+    "save_word_list", "saved_copy", "stories_with_word", "word_contexts", "word_lists", "words_met", "write_export",
 ]

@@ -174,6 +174,14 @@ def words_met(db: Database, profile: str, level: str = "N1") -> list[dict]:
         "GROUP BY w.word, w.reading ORDER BY first_seen, w.word", [profile, level])
 
 
+def word_contexts(db: Database, profile: str, word: str, limit: int = 5) -> list[dict]:
+    """Where `profile`'s own stories (not in the bin) use `word`, newest first: story id, title,
+    text and the offset of the word's first occurrence (cut a quote with core.sentences)."""
+    return db.rows(
+        "SELECT s.id AS story_id, s.title, s.text, w.first_start FROM story_words w "
+        "JOIN stories s ON s.id = w.story_id WHERE s.profile = ? AND s.deleted_at IS NULL AND w.word = ? "
+        "ORDER BY s.created DESC, s.id DESC LIMIT ?", [profile, word, limit])
+
 def _set_deleted(db: Database, story_id: int, deleted: bool) -> bool:
     changed = db.execute(
         f"UPDATE stories SET deleted_at = {'current_timestamp' if deleted else 'NULL'} "
