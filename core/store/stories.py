@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.generation.prompts import parse_answer
+from core.store.coverage import save_heads
 from core.store.db import Database, StoreError
 
 SOURCES = ("generated", "pasted", "imported")
@@ -21,7 +22,9 @@ SUMMARY_COLUMNS = ("id", "created", "profile", "source", "backend", "model", "ti
 EXPORT_FORMATS = ("csv", "xlsx", "jsonl", "parquet")
 _ORDERS = {"newest": "s.created DESC, s.id DESC", "oldest": "s.created, s.id",
            "density": "s.n1_density DESC, s.id DESC", "unique_n1": "s.unique_n1 DESC, s.id DESC",
-           "length": "s.length DESC, s.id DESC"}
+           "length": "s.length DESC, s.id DESC",
+           "coverage": "c.miss_rate NULLS LAST, s.id DESC"}  # most of it known first; needs a reader
+COVERAGE_COLUMNS = ("known_share", "miss_rate", "new_words")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class StoryFilter:
     since: date | datetime | None = None
     until: date | datetime | None = None
     deleted: bool = False  # True: only the deleted ones (the bin)
+    reader: str | None = None  # the profile whose personal coverage list_stories joins (order "coverage")
+    min_known: float | None = None  # with `reader`: known running words (1 − miss rate) at least this
 
     def where(self) -> tuple[str, list]:
         clauses, params = ["s.deleted_at IS NOT NULL" if self.deleted else "s.deleted_at IS NULL"], []
@@ -77,6 +82,9 @@ class StoryFilter:
         if self.word:
             clauses.append("s.id IN (SELECT story_id FROM story_words WHERE word = ?)")
             params.append(self.word)
+        if self.reader and self.min_known is not None:
+            clauses.append("s.id IN (SELECT story_id FROM story_coverage WHERE profile = ? AND 1 - miss_rate >= ?)")
+            params += [self.reader, self.min_known]
         return " AND ".join(clauses), params
 
 
@@ -118,6 +126,8 @@ def save_story(db: Database, analysis, meta: Story = Story()) -> int:
             con.execute("INSERT INTO story_words SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
                         "unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::INTEGER[])",
                         [story_id, words, readings, levels, counts, starts])
+        if analysis.heads or analysis.running_words:  # an Analysis read back from JSON has neither
+            save_heads(con, story_id, analysis.heads, analysis.running_words)
     return story_id
 
 
@@ -142,8 +152,15 @@ def saved_copy(db: Database, profile: str, text: str) -> int | None:
 def list_stories(db: Database, f: StoryFilter = StoryFilter(), order: str = "newest", limit: int | None = 50,
                  offset: int = 0, columns: Sequence[str] = SUMMARY_COLUMNS) -> list[dict]:
     where, params = f.where()
-    cols = ", ".join(f"s.{c}" for c in columns if c in SUMMARY_COLUMNS or c in ("text", "targets", "prompt"))
-    sql = f"SELECT {cols} FROM stories s WHERE {where} ORDER BY {_ORDERS.get(order, _ORDERS['newest'])}"
+    cols = [f"s.{c}" for c in columns if c in SUMMARY_COLUMNS or c in ("text", "targets", "prompt")]
+    source = "stories s"
+    if f.reader:  # the reader's coverage of each story (NULL where not computed yet)
+        cols += [f"c.{c}" for c in columns if c in COVERAGE_COLUMNS]
+        source += " LEFT JOIN story_coverage c ON c.story_id = s.id AND c.profile = ?"
+        params = [f.reader, *params]
+    elif order == "coverage":
+        order = "newest"
+    sql = f"SELECT {', '.join(cols)} FROM {source} WHERE {where} ORDER BY {_ORDERS.get(order, _ORDERS['newest'])}"
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params += [limit, offset]

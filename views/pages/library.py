@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import store
+from core.coverage import NO_KNOWN_WORDS, count_old_stories
+from core.store.coverage import has_known_words, refresh
 from core.render import DEFAULT_LEVELS
 from core.vocab import LEVELS, jlpt, level_sizes
 from core.generation import registry
@@ -84,12 +86,29 @@ def _filters(db: store.Database, name: str) -> store.StoryFilter:
     model = c3.selectbox("Model", ["any", *models], key="lib_model", on_change=_first_page,
                          format_func=lambda m: names.get(m, m))
     low, high = c4.slider("N1 density (%)", 0, 100, (0, 100), key="lib_density", on_change=_first_page)
-    dates = st.date_input("Created between", value=(), key="lib_dates", on_change=_first_page)
+    c5, c6 = st.columns(2)
+    dates = c5.date_input("Created between", value=(), key="lib_dates", on_change=_first_page)
     since = dates[0] if len(dates) >= 1 else None
     until = dates[1] + timedelta(days=1) if len(dates) == 2 else None  # the store's `until` is exclusive
+    knows = has_known_words(db, name)
+    readable = c6.selectbox("I can read", list(READABLE), key="lib_readable", on_change=_first_page,
+                            disabled=not knows, help="Known running words, from the words you marked known. "
+                            "95%: reading without help; 98%: comfortable reading.")
     return store.StoryFilter(profile=name, search=search.strip() or None, word=cached_headword(word),
                              models=() if model == "any" else (model,), min_density=low or None,
-                             max_density=None if high == 100 else high, since=since, until=until)
+                             max_density=None if high == 100 else high, since=since, until=until,
+                             reader=name if knows else None, min_known=READABLE[readable] if knows else None)
+
+
+READABLE = {"any story": None, "95% known or more": 0.95, "98% known or more": 0.98}
+ORDERS = {"Newest first": "newest", "Most known first": "coverage"}
+
+
+def _coverage_cells(row: dict, f: store.StoryFilter) -> dict:
+    if not f.reader:
+        return {}
+    missing = row.get("miss_rate") is None
+    return {"known": None if missing else round(100 * (1 - row["miss_rate"]), 1), "new words": row.get("new_words")}
 
 
 def _story_table(db: store.Database, f: store.StoryFilter) -> list[dict]:
@@ -99,16 +118,18 @@ def _story_table(db: store.Database, f: store.StoryFilter) -> list[dict]:
         return []
     pages = math.ceil(total / PAGE)
     page = st.session_state[_PAGE_NO] = min(max(st.session_state.get(_PAGE_NO, 0), 0), pages - 1)
-    rows = store.list_stories(db, f, order="newest", limit=PAGE, offset=page * PAGE,
+    order = ORDERS[st.session_state.get("lib_order", "Newest first")] if f.reader else "newest"
+    rows = store.list_stories(db, f, order=order, limit=PAGE, offset=page * PAGE,
                               columns=("id", "created", "title", "text", "model", "source", "n1_density",
-                                       "unique_n1", "length"))
+                                       "unique_n1", "length", "miss_rate", "new_words"))
     names = registry.display_names(r["model"] for r in rows)
     table = pd.DataFrame([{"id": r["id"], "created": r["created"], "title": _label(r), "model": names[r["model"]],
                            "source": r["source"], "N1 density": r["n1_density"], "unique N1": r["unique_n1"],
-                           "length": r["length"]} for r in rows])
+                           "length": r["length"]} | _coverage_cells(r, f) for r in rows])
     st.dataframe(table, hide_index=True, key="lib_table", column_config={
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-        "N1 density": st.column_config.NumberColumn(format="%.1f%%")})
+        "N1 density": st.column_config.NumberColumn(format="%.1f%%"),
+        "known": st.column_config.NumberColumn(format="%.1f%%", help="Known running words (1 − token miss rate)")})
     if pages > 1:
         c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="center")
         c1.button("Previous", key="lib_prev", on_click=_turn, args=(-1,), disabled=page == 0)
@@ -194,7 +215,14 @@ def main() -> None:
     stories, words = st.tabs(["Stories", "Words I have met"], key="lib_tabs")
     with stories:
         _notices(db)
-        rows = _story_table(db, _filters(db, name))
+        count_old_stories(db)  # stories kept before coverage existed get their headwords counted once
+        refresh(db, name)
+        f = _filters(db, name)
+        if f.reader:
+            st.radio("Order", list(ORDERS), key="lib_order", horizontal=True, on_change=_first_page)
+        else:
+            st.caption(NO_KNOWN_WORDS)
+        rows = _story_table(db, f)
         if rows:
             _open_story(db, rows)
         _bin(db, name)
