@@ -175,7 +175,25 @@ def test_table_filter_narrows_rows(teacher, widget, value, expected):
 def test_table_no_match_says_so(teacher):
     teacher.text_input(key="rev_search").input("存在しない言葉").run()
     assert [i.value for i in teacher.info] == ["No stories match these filters."]
-    assert not teacher.dataframe
+    assert not [d for d in teacher.dataframe if "title" in d.value.columns]  # no story table
+
+
+def test_students_tab_shows_each_students_words_read_only(teacher):
+    from core.store import known
+
+    db = _database(str(settings.paths().db))
+    known.set_states(db, "hana", ["把握", "部下"], "known", "levels")
+    known.set_states(db, "hana", ["促す"], "learning", "reader")
+    teacher.run()
+    assert teacher.selectbox(key="rev_student").options == ["hana", "ken", "mei"]
+    metrics = {m.label: m.value for m in teacher.metric}
+    assert (metrics["Words known"], metrics["Learning"]) == ("2", "1")
+    met = next(d.value for d in teacher.dataframe if "first_seen" in d.value.columns)
+    assert set(met["word"]) == {w["word"] for w in store.words_met(db, "hana", "N1")} and len(met) > 0
+    assert teacher.get("plotly_chart")  # words known over time
+    teacher.selectbox(key="rev_student").set_value("ken").run()
+    assert any("ken has not marked any word as known yet" in c.value for c in teacher.caption)
+    assert not [b for b in teacher.button if "known" in (b.label or "").lower()]  # nothing to change here
 
 
 def test_empty_database_says_where_stories_come_from():

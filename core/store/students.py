@@ -116,3 +116,10 @@ def account_for_token(db: Database, token: str) -> str:
 def drop_token(db: Database, token: str) -> None:
     if token:
         db.execute("DELETE FROM profile_tokens WHERE token_hash = ?", [_digest(token)])
+
+
+def learners(db: Database) -> list[str]:
+    """Every profile with something to show a teacher: a story, or a word marked or reviewed."""
+    return [r[0] for r in db.execute(
+        "SELECT profile FROM stories WHERE profile <> '' AND deleted_at IS NULL "
+        "UNION SELECT profile FROM word_state_log UNION SELECT profile FROM review_log ORDER BY 1")]

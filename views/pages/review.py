@@ -15,6 +15,7 @@ from core.generation import registry
 from views.common import cached_analyze, cached_headword, database, flash, for_display
 from views.panels import show_analysis
 from views.sidebar import require_role
+from views.students import students_tab
 
 TABLE_LIMIT = 500  # rows drawn in the table; charts, aggregates and export cover every match
 ORDERS = {"newest": "Newest", "density": "N1 density", "unique_n1": "Unique N1 words",
@@ -197,14 +198,19 @@ def main() -> None:
         return
     if store.count_stories(db) == 0:
         st.info("No stories yet. Stories appear here once students save or generate them.")
+        with st.expander("Students", expanded=True):
+            students_tab(db)
         return
     f = _filters(db)
     order = st.selectbox("Sort by", list(ORDERS), format_func=ORDERS.get, key="rev_order")
     df = _rows(db, f, order)
+    stories, models, rate, students = st.tabs(["Stories", "Models", "Rate and comment", "Students"])
+    with students:
+        students_tab(db)
     if df.empty:
-        st.info("No stories match these filters.")
+        with stories:
+            st.info("No stories match these filters.")
         return
-    stories, models, rate = st.tabs(["Stories", "Models", "Rate and comment"])
     with stories:
         _table(df)
         _export(db, f, df)

@@ -1,0 +1,46 @@
+"""The Review desk's Students tab: per student, read-only, how many words they know and are
+learning, words known over time, and the N1 words they have met in their stories."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import store
+from core.store import known
+from core.store.students import learners
+
+
+def _known_chart(points: list[dict]) -> go.Figure:
+    days = pd.DataFrame(points)
+    fig = go.Figure(go.Scatter(x=days["day"], y=days["known"], mode="lines+markers", line_shape="hv"))
+    fig.update_layout(yaxis_title="words known", xaxis_title="day", showlegend=False,
+                      margin=dict(l=10, r=10, t=30, b=10), height=300)
+    fig.update_xaxes(type="date", tickformat="%Y-%m-%d", dtick=86_400_000 if len(days) < 8 else None)
+    return fig
+
+
+def students_tab(db: store.Database) -> None:
+    names = learners(db)
+    if not names:
+        st.info("No student has marked words or kept stories yet.")
+        return
+    name = st.selectbox("Student", names, key="rev_student")
+    counts = known.state_counts(db, name)
+    met = store.words_met(db, name, "N1")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Words known", f"{counts['known']:,}")
+    c2.metric("Learning", f"{counts['learning']:,}")
+    c3.metric("N1 words met", f"{len(met):,}")
+    points = known.known_over_time(db, name)
+    if points:
+        st.markdown("**Words known over time**")
+        st.plotly_chart(_known_chart(points), key="rev_known_chart")
+    else:
+        st.caption(f"{name} has not marked any word as known yet.")
+    if met:
+        st.markdown("**N1 words met in their stories**")
+        st.dataframe(pd.DataFrame(met)[["word", "reading", "count", "stories", "first_seen"]], hide_index=True,
+                     key="rev_student_met", column_config={
+                         "first_seen": st.column_config.DatetimeColumn("first seen", format="YYYY-MM-DD")})
+    st.caption("Read-only: a student's words and stories are theirs to change.")
