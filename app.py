@@ -27,6 +27,7 @@ pages = [
     st.Page("views/pages/generate.py", title="Generate", icon="✍️", url_path="generate"),
     st.Page("views/pages/library.py", title="Library", icon="📚", url_path="library"),
     st.Page("views/pages/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
+    st.Page("views/pages/study.py", title="Study", icon="🔁", url_path="study"),
     restricted(role, "views/pages/review.py", "Review", "🧑‍🏫", "review", Role.TEACHER),
     restricted(role, "views/pages/training.py", "Training", "🏋️", "training", Role.ADMIN),
     restricted(role, "views/pages/checkpoints.py", "Checkpoints", "🏁", "checkpoints", Role.ADMIN),

@@ -142,3 +142,62 @@ def test_killed_bulk_marking_lands_whole_or_not_at_all(tmp_path, kill_after, pau
         assert db.scalar("SELECT count(*) FROM word_state_log") in (300 * (last + 1), 300 * (last + 2))
     finally:
         db.close()
+
+
+# Grades 20 learning words round and round (Again, Hard, Good, Easy in turn), printing each grade
+# only after grade() has returned. A grade writes the card and its log row in one transaction.
+STUDY_CHILD = r"""
+import sys, time
+from core import store
+from core.store import known, study
+
+words = [f"語{i}" for i in range(20)]
+db = store.Database(sys.argv[1])
+known.set_states(db, "child", words, "learning")
+print("ready", flush=True)
+deadline, i = time.monotonic() + 60, 0
+while time.monotonic() < deadline:
+    study.grade(db, "child", words[i % len(words)], i % 4 + 1, duration_ms=i)
+    print(i, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("kill_after, pause", [(25, 0.0), (47, 0.0019)])
+def test_killed_grading_leaves_cards_that_the_log_rebuilds(tmp_path, kill_after, pause):
+    from core.store import study
+
+    path = tmp_path / "study.duckdb"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([sys.executable, "-c", STUDY_CHILD, str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    graded: list[int] = []
+    try:
+        assert child.stdout.readline().strip() == b"ready", child.stderr.read().decode(errors="replace")
+        while len(graded) < kill_after:
+            line = child.stdout.readline()
+            assert line.endswith(b"\n"), f"child stopped early: {child.stderr.read().decode(errors='replace')}"
+            graded.append(int(line))
+        time.sleep(pause)
+        assert child.poll() is None, "the child must still be writing when it is killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        graded += [int(line) for line in child.stdout.read().split(b"\n")[:-1]]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+
+    db = store.Database(path)
+    try:
+        log = study.review_log(db, "child")
+        assert len(log) in (len(graded), len(graded) + 1)  # every returned grade, and at most one more
+        assert [r["duration_ms"] for r in log] == list(range(len(log)))  # in order, none lost or doubled
+        stored = study.cards(db, "child")
+        assert len(stored) == min(len(log), 20)
+        assert study.rebuild(db, "child") == len(stored)
+        assert study.cards(db, "child") == stored  # each card is what its log gives, none half-written
+        study.grade(db, "child", "語0", 3)  # and the file is still writable after recovery
+    finally:
+        db.close()

