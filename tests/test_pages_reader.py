@@ -262,3 +262,69 @@ def test_reader_without_profile_offers_no_save(app):
     app.run()
     assert not [b for b in app.button if b.key == "reader_save"]
     assert any("Open your profile" in c.value for c in app.caption)
+
+
+def test_reader_furigana_for_every_word_above_a_level(app):
+    app.text_area(key="reader_text").input("部長は部下に報告を促した。老舗の店に転入した。")
+    assert app.selectbox(key="reader_furigana_for").disabled  # until furigana is on
+    app.toggle(key="reader_furigana").set_value(True).run()
+    assert "<rt>しにせ</rt>" not in html_of(app)  # by default only the highlighted words
+    app.selectbox(key="reader_furigana_for").set_value("N3").run()
+    assert not app.exception
+    html = html_of(app)
+    # unmarked words on no list (老舗, 転入) and the N1 words get readings; N3 報告 and N4 部長 none
+    for reading in ("<rt>しにせ</rt>", "<rt>てんにゅう</rt>", "<rt>ぶか</rt>", "<rt>うなが</rt>"):
+        assert reading in html
+    assert "<rt>ほうこく</rt>" not in html and "<rt>ぶちょう</rt>" not in html
+
+
+# --- Listen: sentences read aloud ---------------------------------------------------------------
+
+def audio_of(at: AppTest) -> list:
+    return [a.proto for a in at.get("audio")]
+
+
+def test_listen_plays_a_sentence_on_demand_and_next_plays_the_one_after(app, isolated_data):
+    app.text_area(key="reader_text").input("部長は部下に報告を促した。彼は状況を把握した。")
+    app.button(key="reader_go").click().run()
+    assert not audio_of(app) and not (isolated_data / "audio").exists()  # nothing read until asked
+    labels = app.selectbox(key="listen_pick").options
+    assert labels == ["1. 部長は部下に報告を促した。", "2. 彼は状況を把握した。"]
+    app.button(key="listen_play").click().run()
+    assert not app.exception
+    (played,) = audio_of(app)
+    assert played.autoplay and len(list((isolated_data / "audio").glob("*.wav"))) == 1
+    app.button(key="listen_next").click().run()
+    assert app.selectbox(key="listen_pick").value == 1
+    (played,) = audio_of(app)
+    assert played.autoplay and len(list((isolated_data / "audio").glob("*.wav"))) == 2
+    assert app.button(key="listen_next").disabled  # the last sentence
+    app.toggle(key="reader_furigana").set_value(True).run()  # any other rerun: the player stays, silent
+    (played,) = audio_of(app)
+    assert not played.autoplay
+
+
+def test_listen_reads_the_whole_text(app, isolated_data):
+    app.text_area(key="reader_text").input("部長は部下に報告を促した。\n「」\n彼は状況を把握した。")
+    app.run()
+    app.button(key="listen_all").click().run()
+    assert not app.exception and len(audio_of(app)) == 1
+    assert len(list((isolated_data / "audio").glob("*.wav"))) == 2  # each sentence kept for its own play
+    assert any("1 sentence left out" in c.value for c in app.caption)
+
+
+def test_listen_says_in_one_line_what_it_cannot_read(app):
+    app.text_area(key="reader_text").input("😀😀。")
+    app.run()
+    app.button(key="listen_play").click().run()
+    assert not app.exception and not audio_of(app)
+    assert [e.value for e in app.error] == ["There is nothing to read aloud in this sentence."]
+
+
+def test_listen_reads_a_long_text_only_sentence_by_sentence(app, isolated_data):
+    app.text_area(key="reader_text").input("部長は部下に報告を促した。" * 300)  # 3,900 characters
+    app.run()
+    app.button(key="listen_all").click().run()
+    assert not app.exception and not audio_of(app) and not (isolated_data / "audio").exists()
+    assert [i.value for i in app.info] == ["The whole text is too long to read in one go (3,900 characters; "
+                                           "at most 3,000): play it sentence by sentence."]

@@ -14,7 +14,7 @@ from views.personal import coverage_block, mark_words, state_column
 RENDER_LIMIT = 100_000
 
 
-def show_analysis(a: Analysis, levels: list[str], furigana: bool, key: str = "reader") -> None:
+def show_analysis(a: Analysis, levels: list[str], furigana: bool | str, key: str = "reader") -> None:
     """Highlighted text on the left, score card and word table on the right (stacked on phones)."""
     left, right = st.columns([3, 2])
     with left:

@@ -6,11 +6,17 @@ import streamlit as st
 from core import store
 from core.textio import TextFileError, decode_text
 from core.analysis import Analysis
-from core.render import DEFAULT_LEVELS
+from core.render import DEFAULT_LEVELS, READ_ALL
 from core.vocab import LEVELS
 from core.wordlists import typed_words
 from views.common import cached_analyze, database, profile
+from views.listen import listen_panel
 from views.panels import show_analysis
+
+# Who gets furigana when it is on: the highlighted words (the old behaviour), or every word with
+# kanji above a level the student reads without help, highlighted or not.
+READINGS_FOR = {"marked": "highlighted words", READ_ALL: "every word with kanji",
+                **{lv: f"words above {lv}" for lv in LEVELS}}
 
 def _custom_lists(names: list[str]) -> tuple:
     db = database()
@@ -30,7 +36,7 @@ def _input_text() -> str:
     return st.session_state.get("reader_text", "")
 
 
-def _controls() -> tuple[list[str], list[str], list[str], bool]:
+def _controls() -> tuple[list[str], list[str], list[str], bool | str]:
     db = database()
     available = [r["name"] for r in store.word_lists(db, profile())] if db else []
     c1, c2 = st.columns([3, 2])
@@ -43,7 +49,11 @@ def _controls() -> tuple[list[str], list[str], list[str], bool]:
     targets = c3.text_input("Target words (comma-separated)", key="reader_targets",
                             placeholder="把握, 促す, 和やか")
     furigana = c4.toggle("Furigana", key="reader_furigana")
-    return levels, lists, typed_words(targets), furigana
+    scope = c4.selectbox("Readings for", list(READINGS_FOR), format_func=READINGS_FOR.get,
+                         key="reader_furigana_for", disabled=not furigana,
+                         help="Above a level: every word with kanji that is harder, highlighted or not; a word "
+                              "on no JLPT list (老舗) counts as above every level. Numbers and names get none.")
+    return levels, lists, typed_words(targets), furigana and (True if scope == "marked" else scope)
 
 
 def save_button(a: Analysis, targets: list[str]) -> None:
@@ -92,7 +102,8 @@ def main() -> None:
     except store.StoreError as exc:
         st.error(str(exc))
         st.stop()
-    show_analysis(a, levels, furigana)
+    show_analysis(a, levels, furigana)  # furigana: True, or a level / READ_ALL (see core.render)
+    listen_panel(a.text)
     save_button(a, targets)
 
 
