@@ -15,6 +15,7 @@ from core import store, vocab
 from core.auth import Role, role_allows
 from core.wordlists import WordListError, detect_columns, parse_word_list, read_table, sheet_names
 from views.common import database, profile
+from views.deck_export import deck_panel
 from views.known_words import known_words_panel
 from views.sidebar import current_role
 
@@ -180,6 +181,7 @@ def main() -> None:
     listing(db, owner)
     if owner:  # a student's own profile (a teacher's owner is the class)
         known_words_panel()
+        deck_panel()
 
 
 main()
