@@ -123,3 +123,16 @@ def test_generate_batch_one_draft_per_request(backend):
     assert drafts[0].text == _text(backend, requests[0])
     assert drafts[1].title == "例文で読む：把握"
     assert all(d.text.endswith(LABEL) for d in drafts)
+
+
+def test_a_premise_is_kept_with_the_passage_but_cannot_steer_it(backend):
+    from core.generation.examples import IGNORES_PLOT
+
+    plain = GenerationRequest(targets=TARGETS, seed=6)
+    asked = GenerationRequest(targets=TARGETS, seed=6, premise="舞台は海辺の町。", continues="前の話の終わり。",
+                              continued_from=3)
+    assert _text(backend, asked) == _text(backend, plain)  # the same sentences: nothing pretends to follow it
+    draft = backend.finish(asked, _text(backend, asked))
+    assert draft.prompt == "前情提要：前の話の終わり。\n設定：舞台は海辺の町。"
+    assert draft.warning == IGNORES_PLOT and "cannot follow a premise" in draft.warning
+    assert backend.finish(plain, _text(backend, plain)).prompt == ""

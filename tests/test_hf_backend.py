@@ -353,3 +353,36 @@ def test_byte_level_folder_named_nonestory_is_not_lower_cased(tiny, tmp_path):
     folder = shutil.copytree(tiny, tmp_path / "nonestory" / "runs" / "r1" / "checkpoint-10")
     tok = load_model(str(folder), "cpu").tokenizer
     assert tok.tokenize("ABC") != tok.tokenize("abc")
+
+
+# -- premise and sequels -------------------------------------------------------------------------
+
+PREMISE = "舞台は海辺の町。"
+
+
+@pytest.mark.parametrize("fmt", ["v1", "own", "v2"])
+@pytest.mark.parametrize("premise, continues", [("", ""), (PREMISE, ""), (PREMISE, "前の話は雨の夜に終わった。")])
+def test_each_format_is_prompted_with_the_premise_as_it_can_take_it(tiny, monkeypatch, fmt, premise, continues):
+    seen = []
+    real = hf.stream_text
+
+    def spy(loaded, prompt, req, max_new, seed):
+        seen.append(prompt)
+        return real(loaded, prompt, req, max_new, seed)
+
+    monkeypatch.setattr(hf, "stream_text", spy)
+    req = request(max_new_tokens=20, premise=premise, continues=continues)
+    b = backend(tiny, fmt)
+    text = "".join(b.stream(req))
+    assert text.strip() and b.finish(req, text).prompt == seen[0] == prompts.prompt_for(fmt, req)
+    plain = prompts.prompt_for(fmt, request())
+    if not premise:  # no premise, no change: trained models depend on it
+        assert seen[0] == plain
+    elif fmt == "v1":  # trained without one: the bare line
+        assert seen[0] == plain
+    elif fmt == "own":
+        assert seen[0] == plain.replace("\n【本文】：", "".join(
+            [f"\n【前情提要】：{continues}" if continues else "", f"\n【設定】：{premise}\n【本文】："]))
+    else:  # v2: the first half through the trained 【前情提要】 line; the second half as trained
+        assert seen[0] == prompts.published_v2_second(req, continues + premise)
+        assert seen[1] == prompts.published_v2_second(req, summary_of(text.split("\n\n", 1)[0]))

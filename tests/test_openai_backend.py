@@ -225,3 +225,18 @@ def test_models_endpoint_lists_models(server):
     req = urllib.request.Request(f"{server.url}/models", headers={"Authorization": f"Bearer {KEY}"})
     listing = json.loads(urllib.request.urlopen(req, timeout=5).read())
     assert [m["id"] for m in listing["data"]] == [MODEL]
+
+
+@pytest.mark.parametrize("premise, continues", [("", ""), ("舞台は雪国の温泉宿。主人公は若女将。", ""),
+                                                ("", "春が来た。……彼は明日も会おうと告げた。"),
+                                                ("舞台は雪国の温泉宿。", "前の話は吹雪の夜に終わった。")])
+def test_the_server_gets_the_premise_and_the_sequel_only_when_there_are_some(server, premise, continues):
+    request = GenerationRequest(targets=("把握",), seed=1, premise=premise, continues=continues)
+    backend = backend_for(server)
+    draft = backend.finish(request, "".join(backend.stream(request)))
+    user = [m for m in server.chat_requests[-1].body["messages"] if m["role"] == "user"][-1]["content"]
+    assert (f"必ずこの設定に従って書いてください）：{premise}\n" in user) is bool(premise)
+    assert ("設定" in user) is bool(premise)  # no empty 設定 line when there is no premise
+    assert (f"続編です。登場人物と出来事を引き継ぎ、その後を書いてください）：{continues}\n" in user) is bool(continues)
+    assert ("前情提要" in user) is bool(continues)
+    assert draft.prompt == user and draft.text.startswith("春の夕暮れ")  # the prompt kept with the story

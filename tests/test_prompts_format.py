@@ -141,3 +141,79 @@ def test_every_pair_the_generate_page_offers_is_written_as_trained(style):
         assert own_format(request).startswith(published_v1(request) + "\n【使用語彙】：")
         for fmt in ("v1", "v2", "own"):
             assert genres_of(genre_text(pair, fmt)) == pair  # what we write, the parser reads back
+
+
+# ---- premise (設定) and sequels (前情提要) -----------------------------------------------------
+
+from core.generation.base import PREMISE_MAX, GenerationError  # noqa: E402
+from core.generation.prompts import PREMISE_NOTES, chat_messages, parse_answer, story_summary, v2_lead  # noqa: E402
+
+PLAIN = GenerationRequest(targets=("把握", "促す"), genres=("学園", "恋愛"), style="文学風")
+PREMISE = "舞台は海辺の町の高校。転校生の美咲は図書室で古い日記を見つける。"
+SEQUEL = "春が来た。……彼は明日もここで会おうと告げた。"
+LINE = "以下は学園・恋愛ジャンルの文学風文体で書かれた、N1単語を多く含む短編小説です："
+# The chat prompt as it was before premises existed, written out: what trained models and the
+# API saw must not move by a byte when no premise is given.
+CHAT_BEFORE = (
+    "以下の語彙を**できるだけ多く自然に使って**、日本語能力試験N1レベルの短編小説（1500文字前後）を作成してください。\n"
+    "※文字数は1500字前後に収めてください。\n\n語彙リスト：\n把握、促す\n\n---\n"
+    "文体スタイル：文学風（文芸寄り） - 比喩や抽象的な表現を交え、心理描写を丁寧に行う落ち着いた文体\n"
+    "※会話表現は必要に応じて挿入して構いませんが、全体としては書き言葉を基本としてください。\n"
+    "ジャンル（物語の題材）：学園・恋愛\n\n出力形式：\nタイトル：『…』\n文体分類：…\nジャンル：…\n本文：\n…"
+)
+
+
+def test_prompts_without_a_premise_are_byte_for_byte_as_before():
+    assert prompt_for("own", PLAIN) == LINE + "\n【使用語彙】：把握、促す\n【本文】："
+    assert prompt_for("v1", PLAIN) == LINE
+    assert prompt_for("v2", PLAIN) == LINE.replace("学園・恋愛", "学園×恋愛") + "\nこれは短編小説の前半部分です："
+    assert chat_messages(PLAIN) == [{"role": "system", "content": "あなたは日本語の小説作家です。"},
+                                    {"role": "user", "content": CHAT_BEFORE}]
+
+
+def test_own_format_carries_the_premise_and_the_sequels_summary_before_the_body():
+    request = GenerationRequest(targets=("把握",), premise=PREMISE, continues=SEQUEL)
+    assert prompt_for("own", request) == (f"{LINE}\n【使用語彙】：把握\n【前情提要】：{SEQUEL}\n【設定】：{PREMISE}"
+                                          "\n【本文】：")
+    assert prompt_for("own", GenerationRequest(premise=PREMISE)).endswith(f"（指定なし）\n【設定】：{PREMISE}\n【本文】：")
+
+
+def test_chat_prompt_tells_the_model_to_follow_the_premise_and_continue_the_story():
+    user = chat_messages(GenerationRequest(targets=("把握",), premise=PREMISE, continues=SEQUEL))[1]["content"]
+    assert f"必ずこの設定に従って書いてください）：{PREMISE}\n" in user
+    assert "この小説は次の話の続編です。" in user and SEQUEL in user
+    assert user.index("ジャンル（物語の題材）") < user.index("前情提要") < user.index("設定（") < user.index("出力形式")
+
+
+def test_v2_gets_the_premise_in_its_trained_summary_line_and_v1_ignores_it():
+    request = GenerationRequest(genres=("乙女", "バトル"), premise=PREMISE, continues="前の話は雨で終わった")
+    assert v2_lead(request) == "前の話は雨で終わった。" + PREMISE
+    assert prompt_for("v2", request) == published_v2_second(request, v2_lead(request))
+    assert prompt_for("v2", request).endswith("これは短編小説の後半部分です。\n【前情提要】：前の話は雨で終わった。" + PREMISE)
+    assert prompt_for("v1", request) == published_v1(request) == published_v1(GenerationRequest(genres=("乙女", "バトル")))
+    assert "ignores" in PREMISE_NOTES["v1"] and "cannot follow" in PREMISE_NOTES[""]
+
+
+def test_a_premise_is_one_line_and_a_long_one_is_refused_in_one_sentence():
+    request = GenerationRequest(premise="  舞台は海辺の町。\n主人公は  high school の生徒。\n")
+    assert request.premise == "舞台は海辺の町。主人公は high school の生徒。"
+    with pytest.raises(GenerationError) as err:
+        GenerationRequest(premise="あ" * (PREMISE_MAX + 1))
+    assert str(err.value) == f"The premise has {PREMISE_MAX + 1} characters; keep it to {PREMISE_MAX} or fewer."
+
+
+def test_parse_answer_keeps_the_whole_setting_paragraph():
+    answer = "タイトル：灯台\n文体分類：文学風\nジャンル：恋愛・学園\n設定：舞台は港町。\n主人公は灯台守の娘。\n\n本文：\n霧の朝だった。"
+    parsed = parse_answer(answer)
+    assert parsed.setting == "舞台は港町。主人公は灯台守の娘。" and parsed.body == "霧の朝だった。"
+    assert parse_answer("タイトル：x\nジャンル：恋愛\n本文：\n本文だけ。").setting == ""
+
+
+@pytest.mark.parametrize("text, summary", [
+    ("春が来た。彼は歩いた。\n「終わりだ。」と彼女は言った。書きかけ", "春が来た。……「終わりだ。」と彼女は言った。"),
+    ("一文だけの話。", "一文だけの話。"),
+    ("句点のない話", "句点のない話"),
+    ("あ" * 100 + "。" + "い" * 100 + "。", "あ" * 59 + "……" + "い" * 58 + "。"),
+])
+def test_a_sequels_summary_is_where_the_story_began_and_where_it_stopped(text, summary):
+    assert story_summary(text) == summary

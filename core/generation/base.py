@@ -1,12 +1,24 @@
 """The request every backend takes, the interface every backend offers, and its error."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 GENRES = ("学園", "異能力", "恋愛", "バトル", "ハーレム", "乙女")
 STYLES = ("文学風", "評論風", "論述風")
+# The original answers' 設定 paragraphs (first run, 1,000 answers) ran 66-305 characters, median
+# 128: room for one such paragraph, not for a second story smuggled into the prompt.
+PREMISE_MAX = 300
+SUMMARY_MAX = 300  # the 前情提要 of the story a continuation follows (prompts.story_summary)
+
+
+def one_line(text: str | None) -> str:
+    """Text on one line: line breaks and runs of spaces become one space, and none is left
+    between two Japanese characters (a premise typed over two lines reads as one)."""
+    text = " ".join(str(text or "").split())
+    return re.sub(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])", "", text)
 
 
 class GenerationError(Exception):
@@ -29,10 +41,20 @@ class GenerationRequest:
     no_repeat_ngram_size: int = 0
     seed: int | None = None
     n: int = 1  # candidates for best-of-n
+    premise: str = ""  # 設定: where, who, what happens; "" = the model's choice (one line, see PREMISE_MAX)
+    continues: str = ""  # 前情提要: a summary of the story this one follows; "" = a new story
+    continued_from: int | None = None  # the id of that story, recorded with the new one
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        # One line each: the completion formats put them on a line of their own.
+        object.__setattr__(self, "premise", one_line(self.premise))
+        object.__setattr__(self, "continues", one_line(self.continues))
         problems = []
+        if len(self.premise) > PREMISE_MAX:
+            problems.append(f"the premise has {len(self.premise)} characters; keep it to {PREMISE_MAX} or fewer")
+        if len(self.continues) > SUMMARY_MAX:
+            problems.append(f"the summary of the earlier story must be at most {SUMMARY_MAX} characters")
         if not 1 <= self.max_new_tokens <= 4096:
             problems.append("max new tokens must be between 1 and 4096")
         if not 0.0 <= self.temperature <= 2.0:

@@ -24,6 +24,10 @@ MAX_SENTENCES = 40  # bounds the passage whatever min_chars asks for
 TITLE_WORDS = 3
 
 Pair = tuple[str, str]  # (Japanese sentence, English translation)
+# A passage of stored sentences has no plot to steer: a premise or a story to continue is kept
+# with it (as its prompt, and in its params) and the job says, in this line, that it was not used.
+IGNORES_PLOT = ("The example passage is made of stored example sentences and cannot follow a premise or "
+                "continue a story; what you asked for is kept with it.")
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,23 @@ class ExampleBackend:
     def finish(self, request: GenerationRequest, text: str) -> Draft:
         used = [t for t in dict.fromkeys(request.targets) if self.index.find(t)]
         title = TITLE_PREFIX + ("・".join(used[:TITLE_WORDS]) if used else f"{FILL_LEVEL}の例文")
-        return Draft(text=text, title=title, style="", genre="", prompt="", warning="")
+        asked = asked_for(request)
+        return Draft(text=text, title=title, style="", genre="", prompt=asked,
+                     warning=IGNORES_PLOT if asked else "")
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Draft]:
         return [self.finish(r, "".join(self.stream(r))) for r in requests]
+
+
+def asked_for(request: GenerationRequest) -> str:
+    """The premise and the earlier story's summary as the passage's record of what was asked
+    ("" when neither was): 設定 and 前情提要 lines, as the original answers headed them."""
+    lines = []
+    if request.continues:
+        lines.append(f"前情提要：{request.continues}")
+    if request.premise:
+        lines.append(f"設定：{request.premise}")
+    return "\n".join(lines)
 
 
 def compose(request: GenerationRequest, index: ExampleIndex | None = None) -> list[Pair]:
@@ -146,4 +163,5 @@ def passage(pairs: Sequence[Pair]) -> str:
     return "".join(_pieces(pairs))
 
 
-__all__ = ["LABEL", "ExampleBackend", "ExampleIndex", "compose", "default_index", "passage"]
+__all__ = ["IGNORES_PLOT", "LABEL", "ExampleBackend", "ExampleIndex", "asked_for", "compose", "default_index",
+           "passage"]

@@ -8,6 +8,18 @@ The answers of API models (and of the original project's Batch runs) carry heade
 文体分類, ジャンル, 設定, 本文 (or 本文（上半分）／（下半分） with a 【前情提要】 line). `parse_answer`
 reads them with one tolerant grammar, shared by the API backend, story import and
 training.prepare, so a header GPT writes another way is read the same everywhere.
+
+A premise (設定) and the summary of an earlier story (前情提要, "continue this story") reach each
+format as far as it was trained to take them; `PREMISE_NOTES` says so in words the Generate
+page shows. Without them every prompt is byte for byte what it was before they existed: trained
+models depend on that.
+
+- chat: a 設定 line the model is told to follow, and a 前情提要 line for a sequel.
+- own: 【前情提要】 and 【設定】 lines between 【使用語彙】 and 【本文】. training.prepare does not
+  write them yet (its records carry no 設定), so a model trained here has not learned them.
+- v2 (train002): its one trained slot for content is the second half's 【前情提要】 line, so with a
+  premise or a summary the first half is prompted as a 後半部分 with them as its 前情提要.
+- v1 (train001): trained on the bare line, nothing else; it gets neither, and says so.
 """
 from __future__ import annotations
 
@@ -16,6 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from core.generation.base import GENRES, STYLES, GenerationRequest
+from core.sentences import sentences
 
 FORMATS = ("v1", "v2", "own", "chat")
 SENTENCE_ENDS = "。！？!?」』"
@@ -46,6 +59,8 @@ class Subject:
     genres: tuple[str, ...] = ()
     style: str = ""
     targets: tuple[str, ...] = ()
+    premise: str = ""  # the answer's 設定, for own-format records (prepare does not pass it yet)
+    continues: str = ""
 
 
 def genre_text(genres: tuple[str, ...], fmt: str = "v1") -> str:
@@ -71,14 +86,44 @@ def published_v2_second(request: GenerationRequest | Subject, summary: str) -> s
 
 def own_format(request: GenerationRequest | Subject) -> str:
     """The project's own format (models trained by training/): the v1 line plus the target
-    words, so a model learns to use the words it is given."""
+    words, so a model learns to use the words it is given; then, only when the request has
+    them, the earlier story's 【前情提要】 and the 【設定】 (a prompt without them is unchanged)."""
     words = "、".join(request.targets) if request.targets else "（指定なし）"
-    return f"{_head('own', request)}\n【使用語彙】：{words}\n【本文】："
+    lines = [_head("own", request), f"【使用語彙】：{words}"]
+    if request.continues:
+        lines.append(f"【前情提要】：{request.continues}")
+    if request.premise:
+        lines.append(f"【設定】：{request.premise}")
+    return "\n".join(lines) + "\n【本文】："
+
+
+def v2_lead(request: GenerationRequest | Subject) -> str:
+    """What train002 gets in its 【前情提要】 line for the first half: the earlier story's
+    summary, then the premise; "" when there is neither (the plain first-half prompt)."""
+    lead = ""
+    for part in (request.continues, request.premise):
+        if part:
+            lead += ("" if not lead or lead.endswith(tuple(SENTENCE_ENDS)) else "。") + part
+    return lead
+
+
+def story_summary(text: str, limit: int = 120) -> str:
+    """The 前情提要 of a story a new one continues: where it began and where it stopped (its
+    first and last whole sentences, "……" between, spaces removed), at most `limit` characters.
+    Not an abstract: no model is asked to write one, so it works offline and costs nothing."""
+    found = [re.sub(r"\s+", "", s.text) for s in sentences(text)]
+    whole = [s for s in found if s.rstrip("」』）)").endswith(tuple(SENTENCE_ENDS))] or found
+    if not whole:
+        return ""
+    half = max(limit // 2 - 1, 1)
+    first, last = whole[0][:half], whole[-1][-half:]
+    return first if len(whole) == 1 else f"{first}……{last}"
 
 
 def chat_messages(request: GenerationRequest, chars: int = 1500) -> list[dict[str, str]]:
     """The original project's story prompt: target words, one style of the three, two genres,
-    about `chars` characters, answer headed タイトル／文体分類／ジャンル／本文."""
+    about `chars` characters, answer headed タイトル／文体分類／ジャンル／本文; then, only when the
+    request has them, the earlier story's 前情提要 and the 設定 to follow."""
     words = "、".join(request.targets) if request.targets else "（自由に選んでください）"
     user = (
         "以下の語彙を**できるだけ多く自然に使って**、日本語能力試験N1レベルの短編小説"
@@ -86,18 +131,44 @@ def chat_messages(request: GenerationRequest, chars: int = 1500) -> list[dict[st
         f"語彙リスト：\n{words}\n\n---\n"
         f"文体スタイル：{_STYLE_DESCRIPTIONS[request.style]}\n"
         "※会話表現は必要に応じて挿入して構いませんが、全体としては書き言葉を基本としてください。\n"
-        f"ジャンル（物語の題材）：{request.genre}\n\n"
+        f"ジャンル（物語の題材）：{request.genre}\n{_chat_lines(request)}\n"
         "出力形式：\nタイトル：『…』\n文体分類：…\nジャンル：…\n本文：\n…"
     )
     return [{"role": "system", "content": "あなたは日本語の小説作家です。"}, {"role": "user", "content": user}]
 
 
+def _chat_lines(request: GenerationRequest) -> str:
+    """The premise and sequel lines of the chat prompt ("" without them: the prompt as before)."""
+    lines = ""
+    if request.continues:
+        lines += ("前情提要（この小説は次の話の続編です。登場人物と出来事を引き継ぎ、その後を書いてください）："
+                  f"{request.continues}\n")
+    if request.premise:
+        lines += f"設定（物語の舞台・背景・登場人物。必ずこの設定に従って書いてください）：{request.premise}\n"
+    return lines
+
+
+# What each prompt format does with a premise and a sequel's summary, for the Generate page.
+# Keyed by ModelSpec.prompt_format ("" is the example passage).
+PREMISE_NOTES = {
+    "chat": "The API model is told to follow the premise (設定) and, for a sequel, the earlier story's summary.",
+    "own": ("The premise goes in a 【設定】 line (and a sequel's summary in 【前情提要】); models trained here have "
+            "not seen these lines yet, so they may follow them loosely or not at all."),
+    "v2": ("train002 was trained without a premise; its one trained slot for content is the second half's "
+           "【前情提要】 line, so the premise and a sequel's summary go there, and it follows them loosely."),
+    "v1": "train001 was trained without a premise or summary and ignores both; they are only kept with the story.",
+    "": ("The example passage is put together from stored example sentences and cannot follow a premise or "
+         "continue a story; they are only kept with the story."),
+}
+
+
 def prompt_for(fmt: str, request: GenerationRequest) -> str:
     """The completion prompt a local model gets (the first half, for v2)."""
     if fmt == "v1":
-        return published_v1(request)
+        return published_v1(request)  # trained without a premise: it gets none (PREMISE_NOTES)
     if fmt == "v2":
-        return published_v2_first(request)
+        lead = v2_lead(request)
+        return published_v2_second(request, lead) if lead else published_v2_first(request)
     if fmt == "own":
         return own_format(request)
     raise ValueError(f"{fmt!r} is not a completion prompt format")
@@ -130,6 +201,7 @@ class ParsedAnswer:
     body: str
     ok: bool  # False: no body was found and `body` is the raw answer
     halves: tuple[str, str, str] | None = None  # (first, summary, second): 本文（上半分）／（下半分）
+    setting: str = ""  # the 設定 paragraph, its lines joined
 
 
 @dataclass(frozen=True)
@@ -189,6 +261,8 @@ def _read_headers(lines: list[_Line], find_start: bool) -> tuple[dict[str, str],
             setting = False
         elif awaiting and line.kind == "text":  # a label alone on its line: the value is the next line
             fields[awaiting], awaiting = clean_value(line.raw), ""
+        elif setting and line.kind == "text":  # the 設定 paragraph's further lines
+            fields["setting"] = fields.get("setting", "") + clean_value(line.raw)
         elif fields and not setting and find_start:
             start = i + 1 if line.kind == "rule" else i
             break
@@ -242,16 +316,16 @@ def parse_answer(text: str) -> ParsedAnswer:
     lines = [_read_line(raw) for raw in text.splitlines()]
     at = next((i for i, line in enumerate(lines) if line.kind == "header" and line.field == "body"), None)
     fields, start = _read_headers(lines[:at], find_start=at is None)
-    title, style, genre = (fields.get(k, "") for k in ("title", "style", "genre"))
+    title, style, genre, setting = (fields.get(k, "") for k in ("title", "style", "genre", "setting"))
     start = at if at is not None else start
     if start is None:
-        return ParsedAnswer(title, style, genre, text.strip(), False)
+        return ParsedAnswer(title, style, genre, text.strip(), False, setting=setting)
     parts = _parts(lines[start:])
     if len(parts) < 2:
-        return ParsedAnswer(title, style, genre, _text(parts[0]) if parts else "", True)
+        return ParsedAnswer(title, style, genre, _text(parts[0]) if parts else "", True, setting=setting)
     summary, second = _summary(parts[1])
     halves = (_text(parts[0]), summary, "\n\n".join(_text(p) for p in [second] + parts[2:]))
-    return ParsedAnswer(title, style, genre, halves[0] + "\n\n" + halves[2], True, halves)
+    return ParsedAnswer(title, style, genre, halves[0] + "\n\n" + halves[2], True, halves, setting)
 
 
 def style_of(name: str) -> str:
