@@ -183,20 +183,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """Generate, score and save one story, through the same job path the app uses."""
     from core import store
     from core.generation import registry
-    from core.generation.base import GenerationError, GenerationRequest
+    from core.generation.base import GenerationError
     from core.jobs import backend_for, request_to_json, run_job
 
-    words = tuple(typed_words(args.words or ""))
+    db = _open_db()
+    profile = _generate_profile(args)
     try:
-        request = GenerationRequest(targets=words, genres=tuple(args.genres.split(",")), style=args.style,
-                                    max_new_tokens=args.max_new_tokens, seed=args.seed, n=args.n,
-                                    temperature=args.temperature)
         spec = registry.spec_for_backend(args.backend, args.model)
+        request = _generate_request(args, db, spec, profile)
         backend, warning = backend_for(spec)
     except GenerationError as exc:
         raise UserError(str(exc)) from None
-    db = _open_db()
-    job_id = store.create_job(db, profile=args.profile, kind="story", model_name=spec.name, backend=spec.backend,
+    job_id = store.create_job(db, profile=profile, kind="story", model_name=spec.name, backend=spec.backend,
                               model=spec.model, prompt_format=spec.prompt_format, request=request_to_json(request))
     store.mark_running(db, job_id)
     job = run_job(db, store.get_job(db, job_id), backend, warning)
@@ -205,24 +203,76 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if job["warning"]:
         print(f"warning: {job['warning']}", file=sys.stderr)
     story = store.get_story(db, job["story_ids"][0])
-    _print_story(story, args.json)
+    _print_story(story, job["candidates"][0].get("personal"), args.json)
     return 0
 
 
-def _print_story(story: dict, as_json: bool) -> None:
+def _generate_profile(args: argparse.Namespace) -> str:
+    """The profile the story is for: --for-profile (checked as a name) or --profile."""
+    from core.store.students import check_profile_name
+
+    if not args.for_profile:
+        return args.profile
+    if args.profile and args.profile != args.for_profile:
+        raise UserError("--for-profile already names the profile the story is for; leave out --profile.")
+    if args.words:
+        raise UserError("--for-profile picks the target words itself; leave out --words.")
+    return check_profile_name(args.for_profile)
+
+
+def _generate_request(args: argparse.Namespace, db, spec, profile: str):
+    """The request the flags describe: the words (or the profile's own), a premise, and the
+    story it continues (one of the profile's own). Raises GenerationError."""
+    from dataclasses import replace
+
+    from core import learner
+    from core.generation.base import GenerationRequest
+    from core.jobs import FROM_MY_WORDS, continue_story
+
+    request = GenerationRequest(targets=tuple(typed_words(args.words or "")), genres=tuple(args.genres.split(",")),
+                                style=args.style, max_new_tokens=args.max_new_tokens, seed=args.seed, n=args.n,
+                                temperature=args.temperature, premise=args.premise or "")
+    if args.continue_story is not None:
+        request = continue_story(db, request, args.continue_story, profile)
+    if not args.for_profile:
+        return request
+    mine = learner.plan(db, profile, request, spec.backend, spec.model)
+    if not mine.targets:
+        raise UserError(f"{profile} has no due words and no N1 word left that is new to them; pass --words.")
+    return replace(request, targets=mine.targets, extra={FROM_MY_WORDS: mine.to_json()})
+
+
+def _print_story(story: dict, personal: dict | None, as_json: bool) -> None:
     from core.analysis import analyze
+    from core.jobs import FROM_MY_WORDS
 
     a = analyze(story["text"], targets=story["targets"])
+    params = story["params"]
+    plan = params.get("extra", {}).get(FROM_MY_WORDS)
     if as_json:
         out = {"id": story["id"], "title": story["title"], "text": story["text"], "backend": story["backend"],
                "model": story["model"], "score": a.score.to_json(), "targets_used": list(a.score.targets_used),
-               "targets_missed": list(a.score.targets_missed)}
+               "targets_missed": list(a.score.targets_missed), "premise": params.get("premise", ""),
+               "continued_from": params.get("continued_from"), "plan": plan, "personal": personal}
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         return
     print(f"# {story['title'] or '(untitled)'}  [story {story['id']}, {story['backend']}:{story['model']}]\n")
     print(story["text"])
     print()
     _print_summary(a)
+    _print_personal(story["profile"], personal, plan)
+
+
+def _print_personal(profile: str, personal: dict | None, plan: dict | None) -> None:
+    """The profile's real coverage of the story and its new words; the plan and what it taught."""
+    if plan:
+        print(f"your words: due {'、'.join(plan['due']) or '-'}; new {'、'.join(plan['new']) or '-'} "
+              f"(predicted {100 * (1 - plan['predicted_miss']):.1f}% known running words)")
+    if personal:
+        print(f"coverage for {profile}: {100 * personal['known']:.1f}% known running words ({personal['band']}); "
+              f"new words ({len(personal['new_words'])}): {'、'.join(personal['new_words']) or '-'}")
+    if plan and personal:
+        print(f"now learning: {'、'.join(personal['learning']) or '-'}")
 
 
 def _add_vocab(sub) -> None:
@@ -286,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=float, default=0.9)
     g.add_argument("--seed", type=int)
     g.add_argument("--profile", default="", help="profile the story belongs to")
+    g.add_argument("--for-profile", metavar="NAME",
+                   help="write from NAME's words: their due words and new N1 words, sized to their coverage")
+    g.add_argument("--premise", default="", help="the story's 設定: setting, characters, situation (one line)")
+    g.add_argument("--continue", dest="continue_story", type=int, metavar="ID",
+                   help="write a sequel to story ID (one of the profile's own)")
     g.add_argument("--json", action="store_true", help="print the story and its score as JSON")
     g.set_defaults(func=cmd_generate)
 

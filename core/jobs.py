@@ -16,10 +16,13 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from core import store
-from core.generation import registry
-from core.generation.base import Backend, GenerationError, GenerationRequest
+from core import learner, store
+from core.generation import prompts, registry
+from core.generation.base import SUMMARY_MAX, Backend, GenerationError, GenerationRequest
+from core.generation.examples import LABEL
 from core.generation.pipeline import Cancelled, Candidate, produce, produce_batch
+
+FROM_MY_WORDS = "from_my_words"  # request.extra key: the learner.Plan a story was written from
 
 
 def request_to_json(request: GenerationRequest) -> dict:
@@ -33,6 +36,22 @@ def request_from_json(d: dict) -> GenerationRequest:
     d = dict(d)
     d["targets"], d["genres"] = tuple(d.get("targets", ())), tuple(d.get("genres", ("学園", "恋愛")))
     return GenerationRequest(**{k: v for k, v in d.items() if k in GenerationRequest.__dataclass_fields__})
+
+
+def continue_story(db: store.Database, request: GenerationRequest, story_id: int, profile: str,
+                   any_profile: bool = False) -> GenerationRequest:
+    """`request` as the sequel of story `story_id`: the earlier story's 前情提要 (its first and last
+    sentences, prompts.story_summary) and its id. A student continues only a story of their own
+    Library (`profile`'s); teachers and admins (`any_profile`) any story that is not in a bin."""
+    story = store.get_story(db, story_id)
+    if story is None or story["deleted_at"] is not None:
+        raise GenerationError(f"There is no story #{story_id} to continue; pick one from the Library.")
+    if not any_profile and story["profile"] != profile:
+        raise GenerationError(f"Story #{story_id} is not in your Library; you can continue only your own stories.")
+    summary = prompts.story_summary(story["text"].replace(LABEL, ""), SUMMARY_MAX // 2)
+    if not summary:
+        raise GenerationError(f"Story #{story_id} has no text to continue.")
+    return dataclasses.replace(request, continues=summary, continued_from=story_id)
 
 
 def spec_of(job: dict) -> registry.ModelSpec:
@@ -90,9 +109,10 @@ def run_job(db: store.Database, job: dict, backend: Backend, warning: str = "", 
     live.started = time.perf_counter()
     try:
         if job["kind"] == "batch":
-            ids, summaries = _run_batch(db, job, backend)
+            ids, summaries, notes = _run_batch(db, job, backend)
         else:
-            ids, summaries = _run_story(db, job, backend, live)
+            ids, summaries, notes = _run_story(db, job, backend, live)
+        warning = " ".join(dict.fromkeys(w for w in (warning, *notes) if w))
     except Cancelled:
         store.mark_finished(db, job["id"], "cancelled", warning=warning)
     except GenerationError as exc:
@@ -106,15 +126,29 @@ def run_job(db: store.Database, job: dict, backend: Backend, warning: str = "", 
     return store.get_job(db, job["id"])
 
 
-def _run_story(db: store.Database, job: dict, backend: Backend, live: Live) -> tuple[list[int], list[dict]]:
+def _run_story(db: store.Database, job: dict, backend: Backend, live: Live
+               ) -> tuple[list[int], list[dict], list[str]]:
+    """Generate, rank, store; then the profile's real coverage of the winner (and, for a story
+    from the student's words, the target words it used enter learning). Returns the story ids,
+    the candidates' summaries (the winner's with "personal") and warnings for the job. (A draft's
+    own warning, such as hf's "fewer characters than asked", is not passed on: it never was.)"""
     request = request_from_json(job["request"])
     candidates = produce(backend, request, on_delta=live.add, cancel=live.cancel)
     keep = candidates if job["keep_all"] else candidates[:1]
     ids = [store.save_story(db, c.analysis, _story_meta(job, request, c, backend)) for c in keep]
-    return ids, [c.summary() | {"kept": i < len(keep), "winner": i == 0} for i, c in enumerate(candidates)]
+    summaries = [c.summary() | {"kept": i < len(keep), "winner": i == 0} for i, c in enumerate(candidates)]
+    notes = []
+    if job["profile"]:
+        learn = bool(request.extra.get(FROM_MY_WORDS))
+        try:
+            summaries[0]["personal"] = learner.settle(db, job["profile"], candidates[0].analysis, learn)
+        except store.StoreError as exc:  # the story is saved; say why its words were not recorded
+            notes.append(f"The story is saved, but its words were not recorded for {job['profile']}: {exc}")
+    return ids, summaries, notes
 
 
-def _run_batch(db: store.Database, job: dict, backend: Backend, group: int = 8) -> tuple[list[int], list[dict]]:
+def _run_batch(db: store.Database, job: dict, backend: Backend, group: int = 8
+               ) -> tuple[list[int], list[dict], list[str]]:
     """N stories, `group` at a time through the backend's batch path, progress after each group."""
     requests = [request_from_json(r) for r in job["request"]]
     ids, summaries = [], []
@@ -126,7 +160,7 @@ def _run_batch(db: store.Database, job: dict, backend: Backend, group: int = 8) 
             ids.append(store.save_story(db, c.analysis, _story_meta(job, request, c, backend)))
             summaries.append(c.summary())
         store.mark_progress(db, job["id"], len(ids), ids)
-    return ids, summaries
+    return ids, summaries, []
 
 
 class JobManager:

@@ -121,3 +121,72 @@ def test_vocab_import_bad_file_leaves_existing_list_intact(tmp_path):
 def test_analyze_unknown_list_says_how_to_import():
     r = cli("analyze", "--list", "nope", "-", stdin="把握".encode())
     assert r.returncode == 2 and "vocab import" in r.stderr.decode()
+
+
+# ---- generate: a premise, a sequel, and a student's own words ---------------------------------
+
+def _db():
+    from core import settings, store
+    return store.Database(settings.paths().db)
+
+
+def _generate_json(*args: str) -> dict:
+    r = cli("generate", "--seed", "1", "--json", *args)
+    assert r.returncode == 0, r.stderr.decode()
+    return json.loads(r.stdout)
+
+
+def test_generate_keeps_the_premise_with_the_story():
+    out = _generate_json("--words", "把握", "--premise", "舞台は海辺の町。", "--profile", "hana")
+    assert out["premise"] == "舞台は海辺の町。" and out["continued_from"] is None
+    db = _db()
+    try:
+        from core import store
+        assert store.get_story(db, out["id"])["params"]["premise"] == "舞台は海辺の町。"
+    finally:
+        db.close()
+
+
+def test_generate_continues_a_profiles_own_story_and_refuses_anothers():
+    first = _generate_json("--words", "把握", "--profile", "hana")
+    second = _generate_json("--continue", str(first["id"]), "--profile", "hana")
+    assert second["continued_from"] == first["id"]
+    r = cli("generate", "--continue", str(first["id"]), "--profile", "ken")
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2 and err == (f"error: Story #{first['id']} is not in your Library; "
+                                         "you can continue only your own stories.")
+    r = cli("generate", "--continue", "999", "--profile", "hana")
+    assert r.returncode == 2 and "There is no story #999 to continue" in r.stderr.decode()
+
+
+def test_generate_for_a_profile_picks_its_words_prints_its_coverage_and_teaches_the_words():
+    from core import vocab
+    from core.store import known
+
+    db = _db()
+    known.set_states(db, "hana", [w for lv in ("N5", "N4", "N3") for w in vocab.level_words(lv)], "known", "levels")
+    db.close()
+    out = _generate_json("--for-profile", "hana")
+    plan, personal = out["plan"], out["personal"]
+    assert plan["due"] == [] and len(plan["new"]) == 1 and set(plan["new"]) <= set(vocab.level_words("N1"))
+    assert personal["learning"] == plan["new"] and plan["new"][0] in personal["new_words"]
+    assert 0 < personal["known"] < 0.95 and personal["band"] == "below 95%"
+    db = _db()
+    try:
+        assert all(known.word_states(db, "hana")[w] == "learning" for w in plan["new"])
+    finally:
+        db.close()
+    text = cli("generate", "--for-profile", "hana", "--seed", "2").stdout.decode()
+    assert "your words: due " in text and "coverage for hana: " in text and "now learning: " in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--for-profile", "hana", "--words", "把握"], "picks the target words itself"),
+    (["--for-profile", "hana", "--profile", "ken"], "leave out --profile"),
+    (["--for-profile", "   "], "name"),
+    (["--premise", "あ" * 301], "The premise has 301 characters; keep it to 300 or fewer."),
+])
+def test_generate_bad_flags_are_one_line_and_exit_2(args, message):
+    r = cli("generate", *args)
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err

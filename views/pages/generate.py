@@ -1,6 +1,7 @@
-"""Generate: pick target words, genre, style, model; the story streams in, then shows
-highlighted with its score and is kept in the Library. Generation runs as a job, so the page
-stays usable and a closed tab loses nothing."""
+"""Generate: pick target words (or let the student's own words be picked), genre, style, model,
+and optionally a premise or a Library story to continue; the story streams in, then shows
+highlighted with its score (and, for a student, their real coverage of it) and is kept in the
+Library. Generation runs as a job, so the page stays usable and a closed tab loses nothing."""
 from __future__ import annotations
 
 import random
@@ -9,9 +10,11 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core import store, vocab
+from core import learner, store, vocab
 from core.generation import registry
-from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
+from core.generation.base import GENRES, PREMISE_MAX, STYLES, GenerationError, GenerationRequest
+from core.generation.prompts import PREMISE_NOTES
+from core.jobs import FROM_MY_WORDS, continue_story
 from core.render import DEFAULT_LEVELS
 from core.vocab import LEVELS
 from core.wordlists import typed_words
@@ -21,6 +24,7 @@ from views.sidebar import current_role
 from views.panels import show_analysis
 
 ACTIVE = ("queued", "running")
+MY_WORDS = "Write from my words"
 
 
 @st.cache_resource(show_spinner=False)
@@ -34,11 +38,17 @@ def _source_words(db: store.Database, source: str) -> list[str]:
     return [w.word for w in store.load_word_list(db, source)]
 
 
-def pick_words(db: store.Database) -> list[str]:
-    """Target words: a random sample of a level or custom list, a pick from it, or pasted."""
+def pick_words(db: store.Database) -> list[str] | None:
+    """Target words: a random sample of a level or custom list, a pick from it, or pasted; None
+    for "Write from my words" (an open profile only), whose words depend on the model and length
+    chosen below (my_words)."""
     sources = list(reversed(LEVELS)) + [r["name"] for r in store.word_lists(db, profile())]
-    mode = st.radio("Target words", ["Random sample", "Pick from a list", "Paste"], horizontal=True,
-                    key="gen_words_mode")
+    modes = ["Random sample", "Pick from a list", "Paste"] + ([MY_WORDS] if profile() else [])
+    mode = st.radio("Target words", modes, horizontal=True, key="gen_words_mode")
+    if mode == MY_WORDS:
+        st.caption("Your due words and new N1 words, as many as keep the story readable for you; "
+                   "they are chosen below, once the model and length are set.")
+        return None
     if mode == "Paste":
         text = st.text_input("Words, comma-separated", key="gen_paste", placeholder="把握, 促す, 和やか")
         return typed_words(text)
@@ -91,6 +101,67 @@ def settings_form(targets: list[str]) -> tuple[GenerationRequest | None, registr
     return request, spec, keep_all
 
 
+def _story_choices(db: store.Database) -> list[dict]:
+    """Stories one may continue: a student their own Library's, teachers and admins any."""
+    if role_allows(current_role(), Role.TEACHER):
+        return store.list_stories(db, store.StoryFilter(), limit=200, columns=("id", "created", "profile", "title"))
+    if not profile():
+        return []
+    return store.list_stories(db, store.StoryFilter(profile=profile()), limit=200,
+                              columns=("id", "created", "profile", "title"))
+
+
+def plot_form(db: store.Database, spec: registry.ModelSpec,
+              request: GenerationRequest | None) -> GenerationRequest | None:
+    """An optional premise (設定) and a Library story to continue, added to `request`; what the
+    chosen model does with them is said under the boxes. None (after an error box) when bad."""
+    stories, me = {r["id"]: r for r in _story_choices(db)}, profile()
+    c1, c2 = st.columns([3, 2])
+    premise = c1.text_area("Premise (設定, optional)", key="gen_premise", max_chars=PREMISE_MAX, height=80,
+                           placeholder="舞台は海辺の町の高校。転校生の美咲は、図書室で古い日記を見つける。")
+    story_id = c2.selectbox("Continue story #", [None, *stories], key="gen_continue",
+                            format_func=lambda i: "— a new story —" if i is None else _story_label(stories[i], me))
+    if premise.strip() or story_id is not None:
+        st.caption(PREMISE_NOTES.get(spec.prompt_format, PREMISE_NOTES["own"]))
+    if request is None:
+        return None
+    try:
+        request = replace(request, premise=premise)
+        if story_id is not None:
+            request = continue_story(db, request, story_id, profile(), role_allows(current_role(), Role.TEACHER))
+    except GenerationError as exc:
+        st.error(str(exc))
+        return None
+    return request
+
+
+def _story_label(row: dict, me: str) -> str:
+    who = f" · {row['profile'] or 'guest'}" if row["profile"] != me else ""
+    return f"#{row['id']} {row['title'] or '(untitled)'}{who} · {row['created']:%Y-%m-%d}"
+
+
+def my_words(db: store.Database, spec: registry.ModelSpec,
+             request: GenerationRequest | None) -> GenerationRequest | None:
+    """The targets of "Write from my words": the plan for this model and length, shown with
+    its predicted coverage; None when there is nothing to write about."""
+    draw = st.session_state.get("gen_mine_draw", 0)
+    if request is None:
+        return None
+    mine = learner.plan(db, profile(), request, spec.backend, spec.model, draw=draw, analyze_fn=cached_analyze)
+    if not mine.targets:
+        st.info("You have no due words and no N1 word left that is new to you; pick words another way.")
+        return None
+    s = mine.sizing
+    st.markdown(f"**Your words**: {'、'.join(mine.targets)}")
+    st.caption(f"Due for review: {'、'.join(mine.due) or 'none'} · new: {'、'.join(mine.new)} · predicted "
+               f"{100 * s.predicted_known:.1f}% known running words ({s.band}) in about {s.running_words} "
+               f"words, from {mine.basis}.")
+    if st.button("Draw other new words", key="gen_mine_draw_btn"):
+        st.session_state["gen_mine_draw"] = draw + 1
+        st.rerun()
+    return replace(request, targets=mine.targets, extra={FROM_MY_WORDS: mine.to_json()})
+
+
 @st.fragment(run_every=1.0)
 def live_job(job_id: int) -> None:
     """Polls the job: place in line, the text as it streams, then hands over to the full view."""
@@ -134,10 +205,38 @@ def finished_job(job: dict) -> None:
     st.subheader(story["title"] or "Your story")
     st.caption(f"Story #{story['id']} · {registry.display_name(story['model'])} · saved to "
                f"{story['profile'] or 'guest'}'s Library")
+    plot_result(job, story["params"])
+    personal_result(job["candidates"][0].get("personal") if job["candidates"] else None,
+                    story["params"].get("extra", {}).get(FROM_MY_WORDS))
     show_analysis(cached_analyze(story["text"], targets=tuple(story["targets"])), list(DEFAULT_LEVELS), False, key="gen")
     if len(job["candidates"]) > 1:
         st.markdown("**Candidates** (best first: target coverage, then N1 density less repeated sentences)")
-        st.dataframe(pd.DataFrame(job["candidates"]), hide_index=True)
+        st.dataframe(pd.DataFrame([{k: v for k, v in c.items() if k != "personal"} for c in job["candidates"]]),
+                     hide_index=True)
+
+
+def plot_result(job: dict, params: dict) -> None:
+    """The premise and the story continued, as asked, and what this model did with them."""
+    lines = []
+    if params.get("continued_from") is not None:
+        lines.append(f"Continues story #{params['continued_from']}: 前情提要「{params.get('continues', '')}」")
+    if params.get("premise"):
+        lines.append(f"Premise: {params['premise']}")
+    if lines:
+        st.caption(" · ".join(lines) + " — " + PREMISE_NOTES.get(job["prompt_format"], PREMISE_NOTES["own"]))
+
+
+def personal_result(personal: dict | None, plan: dict | None) -> None:
+    """The open profile's real coverage of the new story and its new words; for a story from
+    the student's words, the prediction beside it and the words that entered learning."""
+    if not personal:
+        return
+    predicted = f" (predicted {100 * (1 - plan['predicted_miss']):.1f}%)" if plan else ""
+    st.markdown(f"**Your coverage of this story**: {100 * personal['known']:.1f}% known running words"
+                f"{predicted} — {personal['band']}. New words ({len(personal['new_words'])}): "
+                f"{'、'.join(personal['new_words'][:40]) or 'none'}")
+    if plan:
+        st.success(f"Now learning (the new target words it used): {'、'.join(personal['learning']) or 'none'}.")
 
 
 def batch_section(db: store.Database, spec: registry.ModelSpec, request: GenerationRequest | None,
@@ -161,10 +260,13 @@ def main() -> None:
     if db is None:
         st.stop()
     targets = pick_words(db)
-    request, spec, keep_all = settings_form(targets)
+    request, spec, keep_all = settings_form(targets or [])
+    request = plot_form(db, spec, request)
+    if targets is None:
+        request = my_words(db, spec, request)
     if st.button("Write a story", key="gen_go", type="primary", disabled=request is None):
         st.session_state["gen_job"] = job_manager().submit(spec, request, profile(), keep_all)
-    batch_section(db, spec, request, targets)
+    batch_section(db, spec, request, targets or [])
     job_id = st.session_state.get("gen_job")
     if job_id is not None:
         job = store.get_job(db, job_id)
