@@ -100,3 +100,15 @@ def test_the_library_shows_sorts_and_filters_by_the_students_coverage():
     assert list(story_table(at)["title"]) == ["easy", "hard"]
     at.selectbox(key="lib_readable").set_value("95% known or more").run()
     assert list(story_table(at)["id"]) == [easy]
+
+
+def test_a_word_on_no_list_can_be_marked_known_and_the_coverage_follows():
+    known.set_states(db(), "hana", ["部長"], "known", "import")
+    at = reader(text="名門の学園に入った。")
+    options = at.multiselect(key="reader_mark_words").options
+    assert {"名門", "学園"} <= set(options)  # new words of the coverage card, though no list has them
+    before = {m.label: m.value for m in at.metric}["New words"]
+    at.multiselect(key="reader_mark_words").set_value(["学園"])
+    at.button(key="reader_mark_known").click().run()
+    assert "学園" in known.known_words(db(), "hana")
+    assert int({m.label: m.value for m in at.metric}["New words"]) == int(before) - 1

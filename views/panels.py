@@ -33,7 +33,9 @@ def show_analysis(a: Analysis, levels: list[str], furigana: bool | str, key: str
             table.insert(3, "mine", states)
         st.dataframe(table, hide_index=True, key=f"{key}_words", column_config={
             "meanings": st.column_config.TextColumn("meanings", width="large")})
-        mark_words(list(table["word"]), key)
+        # Any content word can be marked, not only the listed ones in the table: the new words
+        # of the coverage card include words on no list (学園, 名門) that a student may know.
+        mark_words(list(dict.fromkeys([*table["word"], *sorted(a.heads, key=lambda w: -a.heads[w])])), key)
 
 
 def score_card(a: Analysis) -> None:

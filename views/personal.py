@@ -65,7 +65,7 @@ def mark_words(words: list[str], key: str) -> None:
     if not profile() or not words:
         return
     st.multiselect("Mark words", list(dict.fromkeys(words)), key=f"{key}_mark_words",
-                   placeholder="Choose words from the table",
+                   placeholder="Choose words from the table or the text",
                    help="Learning words are scheduled for review on the Study page; known words count "
                         "towards your coverage.")
     c1, c2, c3 = st.columns(3)
