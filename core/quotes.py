@@ -82,5 +82,7 @@ def quote(db: store.Database, profile: str, word: str) -> Quote:
                 break
     if found is None:
         return Quote(word, "", 0, 0, reading, "", meanings, "")
+    if not (found.reading or reading) and found.sentence[found.start:found.end] == word:
+        reading = found.ruby  # a word on no list, written as its headword: its reading is the span's
     return Quote(found.word, found.sentence, found.start, found.end, found.reading or reading, found.ruby,
                  found.meanings or meanings, found.source, found.story_id, found.title, found.translation)

@@ -194,10 +194,19 @@ def words_met(db: Database, profile: str, level: str = "N1") -> list[dict]:
 def word_contexts(db: Database, profile: str, word: str, limit: int = 5) -> list[dict]:
     """Where `profile`'s own stories (not in the bin) use `word`, newest first: story id, title,
     text and the offset of the word's first occurrence (cut a quote with core.sentences)."""
-    return db.rows(
+    rows = db.rows(
         "SELECT s.id AS story_id, s.title, s.text, w.first_start FROM story_words w "
         "JOIN stories s ON s.id = w.story_id WHERE s.profile = ? AND s.deleted_at IS NULL AND w.word = ? "
         "ORDER BY s.created DESC, s.id DESC LIMIT ?", [profile, word, limit])
+    if rows:
+        return rows
+    # A word on no list (学園, 狭間) has no story_words row; the running-word counts know which
+    # stories use it, and where it is written as its headword, that is where it is.
+    return db.rows(
+        "SELECT s.id AS story_id, s.title, s.text, strpos(s.text, ?) - 1 AS first_start FROM stories s "
+        "WHERE s.profile = ? AND s.deleted_at IS NULL AND strpos(s.text, ?) > 0 "
+        "AND s.id IN (SELECT story_id FROM story_heads WHERE word = ?) "
+        "ORDER BY s.created DESC, s.id DESC LIMIT ?", [word, profile, word, word, limit])
 
 def _set_deleted(db: Database, story_id: int, deleted: bool) -> bool:
     changed = db.execute(
