@@ -27,7 +27,8 @@ def coverage_block(a: Analysis) -> None:
                 help="Lexical coverage: known running words ÷ running words (function words count as known, "
                      "names and symbols are left out). 95% is the floor for reading without help (Laufer), 98% "
                      "for comfortable reading (Hu & Nation).")
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)  # three in a row cut the labels short in the score card's width
+    c3, _ = st.columns(2)
     c1.metric("Known content words", f"{100 * c.known_share:.1f}%",
               help="Known running content words ÷ running content words (each occurrence counts).")
     c2.metric("Token miss rate", f"{100 * c.miss_rate:.1f}%",
@@ -68,7 +69,8 @@ def mark_words(words: list[str], key: str) -> None:
                    placeholder="Choose words from the table or the text",
                    help="Learning words are scheduled for review on the Study page; known words count "
                         "towards your coverage.")
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)  # three in a row cut the labels short in the score card's width
+    c3, _ = st.columns(2)
     c1.button("Learning", key=f"{key}_mark_learning", on_click=_mark, args=(key, "learning"))
     c2.button("Known", key=f"{key}_mark_known", on_click=_mark, args=(key, "known"))
     c3.button("New", key=f"{key}_mark_new", on_click=_mark, args=(key, "new"))

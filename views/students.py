@@ -17,6 +17,7 @@ def _known_chart(points: list[dict]) -> go.Figure:
     fig.update_layout(yaxis_title="words known", xaxis_title="day", showlegend=False,
                       margin=dict(l=10, r=10, t=30, b=10), height=300)
     fig.update_xaxes(type="date", tickformat="%Y-%m-%d", dtick=86_400_000 if len(days) < 8 else None)
+    fig.update_yaxes(rangemode="tozero", tickformat=",d")  # whole words, from none
     return fig
 
 
