@@ -58,13 +58,26 @@ def _span(sentence: str, word: str, offset: int | None) -> tuple[int, int, str, 
     return offset, min(len(sentence), offset + (same or len(word))), "", "", ()
 
 
+def _uses(text: str, word: str, first_start: int) -> list[int]:
+    """Where a story uses `word` (each match's start), else where the store says it first does."""
+    found = [m.start for m in analyze(text).matches if m.word == word]
+    return found or [first_start]
+
+
 def _from_stories(db: store.Database, profile: str, word: str) -> Quote | None:
+    """The newest story's fullest sentence with the word: a cloze of 「＿＿＿したのですか。」 could be
+    any word, one of a whole sentence of the story is this one."""
     for ctx in store.word_contexts(db, profile, word):
-        found = sentence_at(ctx["text"], ctx["first_start"])
-        span = found and _span(found.text, word, ctx["first_start"] - found.start)
-        if span:
-            return Quote(word, found.text, *span, source="story", story_id=ctx["story_id"],
-                         title=(ctx["title"] or "").strip())
+        quoted = {}  # sentence -> where the word starts in the text
+        for at in _uses(ctx["text"], word, ctx["first_start"]):
+            found = sentence_at(ctx["text"], at)
+            if found is not None:
+                quoted.setdefault(found, at)
+        for found in sorted(quoted, key=lambda s: (-(s.end - s.start), s.start)):
+            span = _span(found.text, word, quoted[found] - found.start)
+            if span:
+                return Quote(word, found.text, *span, source="story", story_id=ctx["story_id"],
+                             title=(ctx["title"] or "").strip())
     return None
 
 

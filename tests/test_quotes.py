@@ -41,3 +41,11 @@ def test_another_students_story_is_never_quoted_and_the_list_example_is_the_fall
     assert q.source == "example" and "促" in q.sentence and q.translation
     nothing = quote(db, "ken", "狭間")
     assert (nothing.sentence, nothing.source) == ("", "")
+
+
+def test_the_fullest_sentence_of_the_story_is_quoted_not_a_bare_one(db):
+    text = "悪化したのですか。父の病状は冬のあいだに少しずつ悪化していった。"
+    store.save_story(db, analyze(text), store.Story(profile="mei", title="冬"))
+    q = quote(db, "mei", "悪化")
+    assert q.sentence == "父の病状は冬のあいだに少しずつ悪化していった。"
+    assert q.sentence[q.start:q.end] == "悪化"

@@ -32,6 +32,7 @@ def show_analysis(a: Analysis, levels: list[str], furigana: bool | str, key: str
         if states is not None:
             table.insert(3, "mine", states)
         st.dataframe(table, hide_index=True, key=f"{key}_words", column_config={
+            "mine": st.column_config.TextColumn("mine", width="small"),
             "meanings": st.column_config.TextColumn("meanings", width="large")})
         # Any content word can be marked, not only the listed ones in the table: the new words
         # of the coverage card include words on no list (学園, 名門) that a student may know.

@@ -71,7 +71,10 @@ def mark_words(words: list[str], key: str) -> None:
                         "towards your coverage.")
     c1, c2 = st.columns(2)  # three in a row cut the labels short in the score card's width
     c3, _ = st.columns(2)
-    c1.button("Learning", key=f"{key}_mark_learning", on_click=_mark, args=(key, "learning"))
-    c2.button("Known", key=f"{key}_mark_known", on_click=_mark, args=(key, "known"))
-    c3.button("New", key=f"{key}_mark_new", on_click=_mark, args=(key, "new"))
+    c1.button("Learning", key=f"{key}_mark_learning", on_click=_mark, args=(key, "learning"),
+              width="stretch")
+    c2.button("Known", key=f"{key}_mark_known", on_click=_mark, args=(key, "known"),
+              width="stretch")
+    c3.button("New", key=f"{key}_mark_new", on_click=_mark, args=(key, "new"),
+              width="stretch")
     flash(f"_{key}_mark_result")

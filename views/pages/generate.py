@@ -152,7 +152,10 @@ def my_words(db: store.Database, spec: registry.ModelSpec,
         st.info("You have no due words and no N1 word left that is new to you; pick words another way.")
         return None
     s = mine.sizing
-    st.markdown(f"**Your words**: {'、'.join(mine.targets)}")
+    # Once a story is shown below, this plan is already the next one's: say so, or a student
+    # reads it as the words the story below was written from.
+    after = st.session_state.get("gen_job") is not None
+    st.markdown(f"**Your words{' for the next story' if after else ''}**: {'、'.join(mine.targets)}")
     st.caption(f"Due for review: {'、'.join(mine.due) or 'none'} · new: {'、'.join(mine.new)} · predicted "
                f"{100 * s.predicted_known:.1f}% known running words ({s.band}) in about {s.running_words} "
                f"words, from {mine.basis}.")
