@@ -37,7 +37,7 @@ class Coverage:
     known_content: int
     known_share: float  # 0..1
     miss_rate: float  # 0..1
-    new_words: tuple[str, ...]  # in order of frequency in the text, then first seen
+    new_words: tuple[str, ...]  # listed words first, each kind in the order the text first uses them
 
     @property
     def band(self) -> str:
@@ -51,14 +51,14 @@ def band(known_running: float) -> str:
 def from_counts(heads: Mapping[str, int], running_words: int, known: Collection[str]) -> Coverage:
     """Coverage from a text's headword counts (Analysis.heads, or a stored story's)."""
     content = sum(heads.values())
-    unknown = {w: n for w, n in heads.items() if w not in known}
-    missed = sum(unknown.values())
+    unknown = [w for w in heads if w not in known]
+    missed = sum(heads[w] for w in unknown)
     running = max(running_words, content)
     return Coverage(
         running_words=running, content_words=content, known_content=content - missed,
         known_share=round((content - missed) / content, 4) if content else 1.0,
         miss_rate=round(missed / running, 4) if running else 0.0,
-        new_words=tuple(sorted(unknown, key=lambda w: -unknown[w])),
+        new_words=tuple(unknown),
     )
 
 

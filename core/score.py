@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from core.tokens import MORPH, SURFACE, Morph, Token
 from core.vocab import LEVELS
 
-NOT_WORDS = frozenset({"補助記号", "記号", "空白"})
 SENTENCE_END = frozenset({"。", "？", "！", "．"})  # as jreadability splits sentences
 
 # jReadability bands (Lee & Hasebe): lower scores are harder.
@@ -76,19 +75,16 @@ class TokenStats:
         self.per_morph.update(t[MORPH] for t in tokens)  # C-speed counting; one pass per morpheme later
         self.tokens += len(tokens)
         self.last_surface = tokens[-1][SURFACE]
-        covered, heads = [], []
+        # Most matches are one token, whose morpheme says if it is content; comprehensions, as
+        # this runs for every match of every text.
+        content = [m for m in matches if m.content]
+        covered = [tokens[m.first][MORPH] for m in content if m.last - m.first == 1]
         for m in matches:
-            if m.last - m.first == 1:  # most matches: one token, whose morpheme says if it is content
-                if m.content:
-                    covered.append(tokens[m.first][MORPH])
-                    heads.append(m.sense.entry.word)
-            else:
+            if m.last - m.first > 1:
                 covered += [t[MORPH] for t in tokens[m.first:m.last] if t[MORPH].content]
-                if m.content:
-                    heads.append(m.sense.entry.word)
         self.content_in_matches += len(covered)
         self.covered.update(covered)
-        self.match_heads.update(heads)
+        self.match_heads.update([m.sense.entry.word for m in content])
 
     def drop(self, match) -> None:
         """A match found to be a character's name after all (真理 as a name, not the N1 word):
@@ -106,25 +102,23 @@ class TokenStats:
         that are words: not symbols, punctuation or space, and not proper nouns (a reader is not
         expected to know a name; Hu & Nation count them as known), nor the words the analysis
         found to be a character's name in this text (`names`: 真理 in 真理は笑った)."""
-        out: dict[str, int] = {}  # plain dicts: a Counter's missing key is a Python-level call
+        # plain dicts: a Counter's missing key is a Python-level call. Listed words first.
+        out: dict[str, int] = {w: n for w, n in self.match_heads.items() if n > 0}
         covered = self.covered.get
         running = 0
         for m, count in self.per_morph.items():
+            if not m.running:  # (every content word is a running word)
+                continue
             if m.content:
-                if m.surface in names:
+                if names and m.surface in names:
                     continue
-                running += count
                 rest = count - covered(m, 0)
                 if rest > 0:
                     h = known_heads.get(m)
                     if h is None:
                         h = known_heads[m] = head(m)
                     out[h] = out.get(h, 0) + rest
-            elif m.pos1 not in NOT_WORDS and m.pos2 != "固有名詞":
-                running += count
-        for w, n in self.match_heads.items():
-            if n > 0:
-                out[w] = out.get(w, 0) + n
+            running += count
         return out, running
 
 

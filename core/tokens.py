@@ -25,12 +25,15 @@ _MEMO_LIMIT = 300_000  # distinct morphemes kept; unidic-lite has about this man
 
 
 
+_NOT_RUNNING = frozenset({"補助記号", "記号", "空白"})
+
+
 class Morph:
     """What the dictionary says of one morpheme; shared by all its tokens. Readings are
     hiragana; `lemma` has UniDic's '-gloss' suffix removed (私-代名詞 -> 私)."""
 
     __slots__ = ("pos1", "pos2", "lemma", "lform", "orth_base", "kana", "kana_base", "goshu", "readings",
-                 "base_readings", "content", "person", "glue", "surface")
+                 "base_readings", "content", "running", "person", "glue", "surface")
 
     def __init__(self, pos1: str, pos2: str, lemma: str, lform: str, orth_base: str, kana: str,
                  kana_base: str, goshu: str):
@@ -41,6 +44,8 @@ class Morph:
         self.base_readings = frozenset(r for r in (self.lform, self.kana_base, hira(orth_base)) if r)
         self.readings = self.base_readings | ({self.kana} if self.kana else set())
         self.content = is_content(pos1, pos2, lemma, bool(lform or kana))
+        # A running word for coverage: not a symbol, punctuation or space, not a proper noun.
+        self.running = pos1 not in _NOT_RUNNING and pos2 != "固有名詞"
         self.person = False  # a person's name or part of one (UniDic: 固有名詞,人名)
         self.glue = 0  # GLUE_* bits: what this morpheme says about a word written against it
         self.surface = ""  # as written: a Morph is made per MeCab record, which includes the surface
