@@ -40,36 +40,38 @@ while time.monotonic() < deadline:
 """
 
 
-def _child(path: Path, checkpoint: str) -> subprocess.Popen:
+def kill_midway(script: str, args: list[str], kill_after: int, pause: float) -> list[int]:
+    """Run `script` in a child process that prints "ready", then one number per write that has
+    returned; SIGKILL it after `kill_after` numbers and `pause` seconds (which shifts the kill
+    to another moment of the next write). Every number it printed, read after its death."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(path), checkpoint], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    child = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    printed: list[int] = []
+    try:
+        assert child.stdout.readline().strip() == b"ready", child.stderr.read().decode(errors="replace")
+        while len(printed) < kill_after:
+            line = child.stdout.readline()
+            assert line.endswith(b"\n"), f"child stopped early: {child.stderr.read().decode(errors='replace')}"
+            printed.append(int(line))
+        time.sleep(pause)
+        assert child.poll() is None, "the child must still be writing when it is killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        rest = child.stdout.read()  # numbers printed before the kill but not yet read
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    return printed + [int(line) for line in rest.split(b"\n")[:-1]]  # the last piece is "" or a cut line
 
 
 @pytest.mark.parametrize("checkpoint", ["default", "1KB"])  # 1KB: a checkpoint after nearly every commit
 @pytest.mark.parametrize("kill_after, pause", [(30, 0.0), (61, 0.0013), (97, 0.0071)])
 def test_killed_writer_leaves_every_returned_story_whole(tmp_path, kill_after, pause, checkpoint):
     path = tmp_path / "killed.duckdb"
-    child = _child(path, checkpoint)
-    printed: list[int] = []
-    try:
-        first = child.stdout.readline()
-        assert first.strip() == b"ready", child.stderr.read().decode(errors="replace")
-        while len(printed) < kill_after:
-            line = child.stdout.readline()
-            assert line.endswith(b"\n"), f"child stopped early: {child.stderr.read().decode(errors='replace')}"
-            printed.append(int(line))
-        time.sleep(pause)  # shifts the kill to a different moment of the next save
-        assert child.poll() is None, "the child must still be writing when it is killed"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-        rest = child.stdout.read()  # ids printed before the kill but not yet read
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == -signal.SIGKILL
-    printed += [int(line) for line in rest.split(b"\n")[:-1]]  # the last piece is "" or a cut line
+    printed = kill_midway(CHILD, [str(path), checkpoint], kill_after, pause)
     assert len(printed) >= kill_after
 
     db = store.Database(path)
@@ -111,25 +113,7 @@ while time.monotonic() < deadline:
 @pytest.mark.parametrize("kill_after, pause", [(10, 0.0), (23, 0.0031)])
 def test_killed_bulk_marking_lands_whole_or_not_at_all(tmp_path, kill_after, pause):
     path = tmp_path / "known.duckdb"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen([sys.executable, "-c", KNOWN_CHILD, str(path)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    rounds: list[int] = []
-    try:
-        assert child.stdout.readline().strip() == b"ready", child.stderr.read().decode(errors="replace")
-        while len(rounds) < kill_after:
-            line = child.stdout.readline()
-            assert line.endswith(b"\n"), f"child stopped early: {child.stderr.read().decode(errors='replace')}"
-            rounds.append(int(line))
-        time.sleep(pause)
-        assert child.poll() is None, "the child must still be writing when it is killed"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-        rounds += [int(line) for line in child.stdout.read().split(b"\n")[:-1]]
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    rounds = kill_midway(KNOWN_CHILD, [str(path)], kill_after, pause)
 
     db = store.Database(path)
     try:
@@ -168,26 +152,7 @@ def test_killed_grading_leaves_cards_that_the_log_rebuilds(tmp_path, kill_after,
     from core.store import study
 
     path = tmp_path / "study.duckdb"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = subprocess.Popen([sys.executable, "-c", STUDY_CHILD, str(path)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env, cwd=ROOT)
-    graded: list[int] = []
-    try:
-        assert child.stdout.readline().strip() == b"ready", child.stderr.read().decode(errors="replace")
-        while len(graded) < kill_after:
-            line = child.stdout.readline()
-            assert line.endswith(b"\n"), f"child stopped early: {child.stderr.read().decode(errors='replace')}"
-            graded.append(int(line))
-        time.sleep(pause)
-        assert child.poll() is None, "the child must still be writing when it is killed"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-        graded += [int(line) for line in child.stdout.read().split(b"\n")[:-1]]
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == -signal.SIGKILL
+    graded = kill_midway(STUDY_CHILD, [str(path)], kill_after, pause)
 
     db = store.Database(path)
     try:
