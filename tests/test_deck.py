@@ -6,7 +6,6 @@ import io
 import json
 import sqlite3
 import zipfile
-from pathlib import Path
 
 import genanki
 import pytest
@@ -18,9 +17,9 @@ from core.analysis import analyze
 from core.audio import sentence_wav
 from core.deck import DeckCard, DeckError, build_deck, cards_for
 from core.store import known
+from tests import pages
 from views.common import _database
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 STORY = "部長は部下に報告を促した。彼は状況を把握していた。"
 
 
@@ -129,15 +128,7 @@ def added(monkeypatch) -> list[tuple]:
 
 
 def open_page(profile: str | None = "hana", role: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if profile:
-        at.session_state["profile"] = profile
-    if role:
-        at.session_state["role"], at.session_state["user"] = role, role
-    at.run()
-    at.switch_page("views/pages/wordlists.py").run()
-    assert not at.exception, at.exception
-    return at
+    return pages.open_page("wordlists.py", profile, role)
 
 
 def test_the_panel_builds_a_deck_of_learning_words_and_offers_it(added, tmp_path):

@@ -3,28 +3,19 @@ a list of known words; bad files get one sentence; staff and students without a 
 see it."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from core import settings
 from core.store import known
 from core.vocab import level_words
+from tests import pages
 from views.common import _database
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def open_page(profile: str | None = "hana", role: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if profile:
-        at.session_state["profile"] = profile
-    if role:
-        at.session_state["role"], at.session_state["user"] = role, role
-    at.run()
-    at.switch_page("views/pages/wordlists.py").run()
-    assert not at.exception, at.exception
-    return at
+    return pages.open_page("wordlists.py", profile, role)
 
 
 def db():

@@ -4,7 +4,6 @@ Audio is the real Open JTalk voice (a sentence takes a fraction of a second)."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,9 +12,9 @@ from core import audio, settings, store
 from core.analysis import analyze
 from core.auth import hash_password
 from core.store import known, study
+from tests import pages
 from views.common import _database
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 STORY = "部長は部下に報告を促した。状況を把握して、対策を講じる。"
 GAP = "＿＿＿"
 
@@ -47,15 +46,7 @@ def two_learning_words():
 
 
 def open_page(profile: str | None = "hana", role: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if profile:
-        at.session_state["profile"] = profile
-    if role:
-        at.session_state["role"], at.session_state["user"] = role, role
-    at.run()
-    at.switch_page("views/pages/study.py").run()
-    assert not at.exception, at.exception
-    return at
+    return pages.open_page("study.py", profile, role)
 
 
 def main_text(at: AppTest) -> str:
