@@ -6,6 +6,7 @@ import io
 import json
 import sqlite3
 import zipfile
+from pathlib import Path
 
 import genanki
 import pytest
