@@ -62,32 +62,33 @@ def _when(due: datetime) -> str:
     return f"in {days} day{'s' if days != 1 else ''}"
 
 
-def _grade(word: str, rating: int) -> None:
+def _act(word: str, change) -> None:
+    """Run `change(db, name)` on this card (a grade, or "I know it now"); its line, or the
+    store's one sentence, is shown next, and the next card starts unrevealed."""
     db, name = database(), profile()
     if db is None or not name:
         return
     try:
-        due = study.grade(db, name, word, rating, duration_ms=_duration(word))
+        st.session_state[_NOTICE] = ("caption", change(db, name))
     except store.StoreError as exc:
         st.session_state[_NOTICE] = ("error", str(exc))
         return
-    st.session_state[_NOTICE] = ("caption", f"{word}: {study.RATINGS[rating]} — next review {_when(due)}.")
     for key in (_REVEALED, _SHOWN):
         st.session_state.pop(key, None)
+
+
+def _grade(word: str, rating: int) -> None:
+    def change(db: store.Database, name: str) -> str:
+        due = study.grade(db, name, word, rating, duration_ms=_duration(word))
+        return f"{word}: {study.RATINGS[rating]} — next review {_when(due)}."
+    _act(word, change)
 
 
 def _mark_known(word: str) -> None:
-    db, name = database(), profile()
-    if db is None or not name:
-        return
-    try:
+    def change(db: store.Database, name: str) -> str:
         known.set_states(db, name, [word], "known", "study")
-    except store.StoreError as exc:
-        st.session_state[_NOTICE] = ("error", str(exc))
-        return
-    st.session_state[_NOTICE] = ("caption", f"{word} is known now: it leaves your reviews.")
-    for key in (_REVEALED, _SHOWN):
-        st.session_state.pop(key, None)
+        return f"{word} is known now: it leaves your reviews."
+    _act(word, change)
 
 
 # --- drawing ---
