@@ -191,6 +191,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     try:
         spec = registry.spec_for_backend(args.backend, args.model)
         request = _generate_request(args, db, spec, profile)
+        _convert_first(spec)
         backend, warning = backend_for(spec)
     except GenerationError as exc:
         raise UserError(str(exc)) from None
@@ -205,6 +206,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     story = store.get_story(db, job["story_ids"][0])
     _print_story(story, job["candidates"][0].get("personal"), args.json)
     return 0
+
+
+def _convert_first(spec) -> None:
+    """A ct2 model is converted on its first use; say so on stderr while it happens. A failure
+    is left to backend_for, which falls back (and the story's warning says why)."""
+    from core.generation import ct2
+    from core.generation.base import GenerationError
+
+    if spec.backend != "ct2" or not ct2.available():
+        return
+    try:
+        ct2.convert(spec.model, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except GenerationError:
+        pass
 
 
 def _generate_profile(args: argparse.Namespace) -> str:
@@ -326,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stories(sub)
 
     g = sub.add_parser("generate", help="write a story around target words, score it and save it")
-    g.add_argument("--backend", default="examples", choices=["examples", "hf", "openai"])
+    g.add_argument("--backend", default="examples", choices=["examples", "hf", "ct2", "openai"],
+                   help="ct2: a local model on CTranslate2 int8, converted on first use")
     g.add_argument("--model", help="hub id, local folder or API model name (default: per backend)")
     g.add_argument("--words", default="", help="target words, comma-separated: 把握,促す")
     g.add_argument("--genres", default="学園,恋愛", help="two of 学園,異能力,恋愛,バトル,ハーレム,乙女")

@@ -20,6 +20,7 @@ from core import learner, store
 from core.generation import prompts, registry
 from core.generation.base import SUMMARY_MAX, Backend, GenerationError, GenerationRequest
 from core.generation.examples import LABEL
+from core.generation.local import LocalBackend
 from core.generation.pipeline import Cancelled, Candidate, produce, produce_batch
 
 FROM_MY_WORDS = "from_my_words"  # request.extra key: the learner.Plan a story was written from
@@ -89,18 +90,23 @@ def _story_meta(job: dict, request: GenerationRequest, c: Candidate, backend: Ba
 
 
 def backend_for(spec: registry.ModelSpec) -> tuple[Backend, str]:
-    """The backend for a model, loaded now; an unloadable local model falls back to the
-    example passage with a one-line warning instead of failing every job."""
-    backend = registry.make_backend(spec)
-    if spec.backend != "hf":
-        return backend, ""
-    from core.generation.loading import load_model
-
+    """The backend for a model, loaded now (a ct2 model converted on first use), and a warning
+    for the job. A ct2 model runs on transformers where CTranslate2 is missing (saying so); a
+    local model that does not load falls back to the example passage with a one-line warning
+    instead of failing every job."""
+    backend, note = registry.make_backend(spec), registry.engine_note(spec)
+    if not isinstance(backend, LocalBackend):
+        return backend, note
     try:
-        load_model(spec.model)
+        backend.loaded()
     except GenerationError as exc:
-        return registry.make_backend(registry.EXAMPLES), f"{exc} Wrote an example passage instead."
-    return backend, ""
+        if backend.name == "ct2":  # the conversion failed: transformers may still run the model
+            fallback, warning = backend_for(dataclasses.replace(spec, backend="hf"))
+            return (fallback, f"{exc} The transformers engine wrote it instead.") if fallback.name == "hf" \
+                else (fallback, warning)
+        warning = " ".join(w for w in (note, f"{exc} Wrote an example passage instead.") if w)
+        return registry.make_backend(registry.EXAMPLES), warning
+    return backend, note
 
 
 def run_job(db: store.Database, job: dict, backend: Backend, warning: str = "", live: Live | None = None) -> dict:

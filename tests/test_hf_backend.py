@@ -16,7 +16,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from core.generation import hf, loading, prompts
 from core.generation.base import GenerationError, GenerationRequest
-from core.generation.hf import TransformersBackend, generation_kwargs, summary_of, whole_sentences
+from core.generation.hf import TransformersBackend, generation_kwargs
+from core.generation.local import summary_of, whole_sentences
 from core.generation.loading import load_model
 from training.tiny import build_tiny, corpus_sentences
 

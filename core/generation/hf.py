@@ -1,24 +1,21 @@
 """The local transformers backend: a model from `loading` (hub id or local folder, loaded once
-per process and device), streamed token by token from a worker thread. Every failure a user
-can cause (out of memory, prompt too long, and the loading errors) is one sentence in a
-GenerationError.
+per process and device), streamed token by token from a worker thread. What it shares with the
+CTranslate2 engine (prompt formats, v2's halves, whole sentences, the finished Draft) lives in
+`local`. Every failure a user can cause (out of memory, prompt too long, and the loading
+errors) is one sentence in a GenerationError.
 """
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-from core import modelfolder
-from core.generation import prompts
-from core.generation.base import Draft, GenerationError, GenerationRequest
+from core.generation import local
+from core.generation.base import GenerationError, GenerationRequest
 from core.generation.loading import LoadedModel, load_model
-
-OOM_MESSAGE = "Out of memory while generating; lower max new tokens or use a smaller model."
-SUMMARY_CHARS = 60  # v2's 【前情提要】 is one sentence; keep a runaway first sentence short
+from core.generation.local import OOM_MESSAGE
 
 
 # -- generation --------------------------------------------------------------------------------
@@ -41,28 +38,6 @@ def generation_kwargs(request: GenerationRequest, eos_id: int, max_new_tokens: i
     if request.extra.get("min_new_tokens"):
         kwargs["min_new_tokens"] = min(int(request.extra["min_new_tokens"]), max_new_tokens)
     return kwargs
-
-
-def summary_of(first_half: str, limit: int = SUMMARY_CHARS) -> str:
-    """v2's one-sentence summary of the first half: its first sentence (a closing quote right
-    after the sentence end kept), whitespace collapsed, at most `limit` characters."""
-    text = re.sub(r"\s+", "", first_half)
-    m = re.match(r"(.+?[。！？!?][」』]?)", text)
-    return (m.group(1) if m else text)[:limit]
-
-
-def whole_sentences(pieces: Iterable[str]) -> Iterator[str]:
-    """Pass text through up to each sentence end and drop an unfinished last sentence (all text
-    is kept when it has no sentence end at all) - the same cut as prompts.trim_to_sentence."""
-    pending, cut_any = "", False
-    for piece in pieces:
-        pending += piece
-        cut = max(pending.rfind(c) for c in prompts.SENTENCE_ENDS) + 1
-        if cut:
-            yield pending[:cut]
-            pending, cut_any = pending[cut:], True
-    if pending and not cut_any:
-        yield pending
 
 
 class _JapaneseStreamer(TextIteratorStreamer):
@@ -97,7 +72,7 @@ def _seed(seed: int | None) -> None:
 
 def _user_error(err: BaseException) -> GenerationError | None:
     """The one-sentence error for failures a user can fix; None for bugs, which propagate."""
-    if isinstance(err, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in str(err).lower():
+    if isinstance(err, torch.OutOfMemoryError) or local.out_of_memory(err):
         return GenerationError(OOM_MESSAGE)
     return None
 
@@ -110,18 +85,11 @@ def _raise_from(err: BaseException) -> None:
 
 
 def _check_context(loaded: LoadedModel, prompt_tokens: int, max_new_tokens: int) -> None:
-    limit = loaded.context
-    if limit and prompt_tokens + max_new_tokens > limit:
-        raise GenerationError(
-            f"The prompt ({prompt_tokens} tokens) and max new tokens ({max_new_tokens}) exceed "
-            f"{loaded.model_id}'s context of {limit} tokens; set max new tokens to at most "
-            f"{max(limit - prompt_tokens, 0)}.")
+    local.check_context(loaded.model_id, loaded.context, prompt_tokens, max_new_tokens)
 
 
 def _encode(loaded: LoadedModel, prompt: str) -> list[int]:
-    # rinna's card encodes without special tokens: its tokenizer appends </s>, which would tell
-    # the model the text has already ended.
-    return loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    return local.encode(loaded.tokenizer, prompt)
 
 
 def stream_text(loaded: LoadedModel, prompt: str, request: GenerationRequest, max_new_tokens: int,
@@ -184,75 +152,30 @@ def batch_texts(loaded: LoadedModel, prompts_: Sequence[str], request: Generatio
     return loaded.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
 
 
-def _halves(max_new_tokens: int) -> tuple[int, int]:
-    """v2 splits the token budget between the halves; the second may get none."""
-    first = max(1, max_new_tokens // 2)
-    return first, max_new_tokens - first
+class _Engine:
+    """A LoadedModel as the shared backend's engine. The module functions are looked up on each
+    call, so a test's spy on hf.stream_text sees every prompt."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+
+    def stream_text(self, prompt: str, request: GenerationRequest, max_new_tokens: int,
+                    seed: int | None) -> Iterator[str]:
+        return stream_text(self.loaded, prompt, request, max_new_tokens, seed)
+
+    def batch_texts(self, prompts_: Sequence[str], request: GenerationRequest, max_new_tokens: int,
+                    seed: int | None) -> list[str]:
+        return batch_texts(self.loaded, prompts_, request, max_new_tokens, seed)
 
 
-def _next_seed(seed: int | None) -> int | None:
-    """The second v2 half is seeded on its own: another job may use the model in between."""
-    return None if seed is None else seed + 1
-
-
-class TransformersBackend:
-    """A local causal LM behind the Backend protocol. The model loads on first use, so making a
-    backend is cheap and a missing model fails the job, not the page."""
+class TransformersBackend(local.LocalBackend):
+    """A local causal LM run by transformers behind the Backend protocol (stream, finish and
+    generate_batch come from local.LocalBackend)."""
 
     name = "hf"
-
-    def __init__(self, model_id: str, prompt_format: str = "own", device: str | None = None) -> None:
-        if prompt_format not in modelfolder.PROMPT_FORMATS:
-            raise GenerationError(f"Prompt format {prompt_format!r} is not for local models; use v1, v2 or own.")
-        self.model = model_id
-        self.prompt_format = prompt_format
-        self.device = device
 
     def loaded(self) -> LoadedModel:
         return load_model(self.model, self.device)
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        loaded = self.loaded()
-        prompt = prompts.prompt_for(self.prompt_format, request)
-        if self.prompt_format != "v2":
-            yield from stream_text(loaded, prompt, request, request.max_new_tokens, request.seed)
-            return
-        first_tokens, second_tokens = _halves(request.max_new_tokens)
-        # The first half ends at a sentence end, as the published model saw its halves in training.
-        first = ""
-        for piece in whole_sentences(stream_text(loaded, prompt, request, first_tokens, request.seed)):
-            first += piece
-            yield piece
-        if second_tokens < 1:
-            return
-        yield "\n\n"
-        second = prompts.published_v2_second(request, summary_of(first))
-        yield from stream_text(loaded, second, request, second_tokens, _next_seed(request.seed))
-
-    def finish(self, request: GenerationRequest, text: str) -> Draft:
-        story = prompts.trim_to_sentence(text.lstrip())
-        warning = ""
-        if len(story) < request.min_chars:
-            warning = (f"The story has {len(story)} characters, fewer than the {request.min_chars} asked for; "
-                       "raise max new tokens or generate again.")
-        return Draft(text=story, style=request.style, genre=request.genre,
-                     prompt=prompts.prompt_for(self.prompt_format, request), warning=warning)
-
-    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Draft]:
-        """One `generate` call for all requests (two for v2), with the first request's settings
-        and seed."""
-        if not requests:
-            return []
-        loaded, first = self.loaded(), requests[0]
-        texts = [prompts.prompt_for(self.prompt_format, r) for r in requests]
-        if self.prompt_format != "v2":
-            texts = batch_texts(loaded, texts, first, first.max_new_tokens, first.seed)
-        else:
-            first_tokens, second_tokens = _halves(first.max_new_tokens)
-            halves = ["".join(whole_sentences([t])) for t in batch_texts(loaded, texts, first, first_tokens, first.seed)]
-            if second_tokens >= 1:
-                seconds = [prompts.published_v2_second(r, summary_of(h)) for r, h in zip(requests, halves)]
-                rest = batch_texts(loaded, seconds, first, second_tokens, _next_seed(first.seed))
-                halves = [h + "\n\n" + r for h, r in zip(halves, rest)]
-            texts = halves
-        return [self.finish(r, t) for r, t in zip(requests, texts)]
+    def engine(self) -> _Engine:
+        return _Engine(self.loaded())

@@ -4,6 +4,10 @@ Hub ids of the published fine-tunes, checkpoints an admin promoted under a name 
 data/models/promoted.json), local folders under data/models, training checkpoints under
 data/runs, an API model when one is configured, and the offline example passage, which is the
 default on a fresh machine with no model and no API.
+
+A local model runs on one of two engines: transformers ("hf") or CTranslate2 int8 ("ct2",
+several times faster on a CPU). A promoted model's entry says which one students get; any
+local model can be asked for with either (find, spec_for_backend).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core import modelfolder, settings
@@ -23,8 +27,8 @@ from core.generation.base import Backend, GenerationError
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str  # what the model list shows and jobs record
-    backend: str  # "hf" | "openai" | "examples"
+    name: str  # what the model list shows and jobs record ("tiny · ct2 int8" on the ct2 engine)
+    backend: str  # "hf" | "ct2" | "openai" | "examples"
     model: str  # hub id, local folder, API model name, or "example-passage"
     prompt_format: str = ""  # "v1" | "v2" | "own" for local models; "chat" for API models
     source: str = ""  # offline | published | promoted | local | checkpoint | api
@@ -44,11 +48,32 @@ PUBLISHED = (
 )
 
 
+ENGINES = ("hf", "ct2")  # the backends that run a local model: transformers, CTranslate2 int8
+ENGINE_LABELS = {"ct2": "ct2 int8"}  # what a model's name says of its engine (hf says nothing)
+ENGINE_MISSING = ("CTranslate2 is not installed here, so the transformers engine wrote this; "
+                  "pip install ctranslate2==4.8.5 brings the faster engine.")
+
+
+def with_engine(name: str, backend: str) -> str:
+    """A model's name as a list or the Review desk shows it with the engine that runs it:
+    "tiny · ct2 int8" for CTranslate2, the name alone for anything else."""
+    label = ENGINE_LABELS.get(backend)
+    return f"{name} · {label}" if label and not name.endswith(f" · {label}") else name
+
+
+def plain_name(name: str) -> str:
+    """`name` without the engine with_engine added."""
+    for label in ENGINE_LABELS.values():
+        name = name.removesuffix(f" · {label}")
+    return name
+
+
 PROMOTED = "promoted.json"  # in the models folder: what the Checkpoints page promoted
 COPIES = "promoted"  # models/promoted/<name>: kept copies of promoted checkpoints
 # What a checkpoint holds only to resume training; a kept copy leaves it behind.
 _TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth", "trainer_state.json",
                    "training_args.bin", "global_step*", "pytorch_model_fsdp*")
+_NOT_KEPT = (*_TRAINING_STATE, ".ct2")  # the CTranslate2 conversion is made again on first use
 
 
 class PromotionError(Exception):
@@ -87,7 +112,7 @@ def _keep_copy(folder: Path, name: str) -> Path:
     tmp = root / f".{target.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        shutil.copytree(folder, tmp, ignore=shutil.ignore_patterns(*_TRAINING_STATE))
+        shutil.copytree(folder, tmp, ignore=shutil.ignore_patterns(*_NOT_KEPT))
         os.replace(tmp, target)
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -96,19 +121,22 @@ def _keep_copy(folder: Path, name: str) -> Path:
 
 
 def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = "", checkpoint: str = "",
-            by: str = "", default: bool = False, keep_copy: bool = False, figures: dict | None = None) -> dict:
+            by: str = "", default: bool = False, keep_copy: bool = False, figures: dict | None = None,
+            engine: str = "hf") -> dict:
     """Register the model folder `path` under `name`; refuse a blank or taken name, a folder
     already promoted, and a folder that does not verify. With `keep_copy` the registry points at
     a copy under models/promoted/ instead of the checkpoint itself. `figures` are its evaluation
-    figures, kept for comparison with later candidates. Returns the new entry. (The Checkpoints
-    page promotes through core.generation.promotion, which gates this on the evaluation.)"""
+    figures, kept for comparison with later candidates; `engine` (one of ENGINES) is what runs
+    it for students. Returns the new entry. (The Checkpoints page promotes through
+    core.generation.promotion, which gates this on the evaluation.)"""
     name, folder = (name or "").strip(), Path(path).expanduser().resolve()
     if not name:
         raise PromotionError("Give the model a name before promoting it.")
     if prompt_format not in modelfolder.PROMPT_FORMATS:
         raise PromotionError(f"Prompt format {prompt_format!r} is not for local models; use v1, v2 or own.")
+    _check_engine(engine)
     entries = promoted()
-    taken = {e["name"] for e in entries} | {m.name for m in available()}
+    taken = {e["name"] for e in entries} | {plain_name(m.name) for m in available()}
     if name in taken:
         raise PromotionError(f"A model named {name!r} already exists; choose another name.")
     twin = next((e for e in entries if folder in (Path(e["path"]), Path(e.get("source") or e["path"]))), None)
@@ -120,7 +148,7 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
     kept = _keep_copy(folder, name) if keep_copy else None
     entry = {"name": name, "path": str(kept or folder), "source": str(folder), "copied": kept is not None,
              "prompt_format": prompt_format, "run": run, "checkpoint": checkpoint or folder.name,
-             "promoted_at": time.time(), "by": by, "default": default, "figures": figures or {}}
+             "promoted_at": time.time(), "by": by, "default": default, "figures": figures or {}, "engine": engine}
     if default:
         entries = [{**e, "default": False} for e in entries]
     _write_promoted(entries + [entry])
@@ -147,14 +175,33 @@ def set_default(name: str | None) -> None:
     _write_promoted([{**e, "default": e["name"] == name} for e in entries])
 
 
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise PromotionError(f"Engine {engine!r} is not one of {', '.join(ENGINES)}.")
+
+
+def engine_of(entry: dict) -> str:
+    """The engine a promoted model runs on: its entry's "engine", "hf" for older entries."""
+    return entry.get("engine") if entry.get("engine") in ENGINES else "hf"
+
+
+def set_engine(name: str, engine: str) -> None:
+    """Run the promoted model `name` on `engine` (one of ENGINES) from its next story on."""
+    _check_engine(engine)
+    entries = promoted()
+    if not any(e["name"] == name for e in entries):
+        raise PromotionError(f"No promoted model is named {name!r}.")
+    _write_promoted([{**e, "engine": engine} if e["name"] == name else e for e in entries])
+
+
 def promoted_present(entry: dict) -> bool:
     """Whether a promoted model's folder is still there (a run may have been deleted since)."""
     return modelfolder.is_model_folder(entry["path"])
 
 
 def _promoted_models() -> list[ModelSpec]:
-    return [ModelSpec(e["name"], "hf", e["path"], e.get("prompt_format") or "own", "promoted")
-            for e in promoted() if promoted_present(e)]
+    return [ModelSpec(with_engine(e["name"], engine_of(e)), engine_of(e), e["path"], e.get("prompt_format") or "own",
+                      "promoted") for e in promoted() if promoted_present(e)]
 
 
 def _local_models() -> list[ModelSpec]:
@@ -225,9 +272,11 @@ def _display_name(model: str, known: dict[str, str], promoted_names: dict[Path, 
     return f"local: {resolved.name}"
 
 
-def display_name(model: str) -> str:
-    """display_names for one model id."""
-    return display_names([model])[model]
+def display_name(model: str, backend: str = "") -> str:
+    """display_names for one model id; with the story's or job's `backend`, the engine too
+    (with_engine: "Class model · ct2 int8")."""
+    name = display_names([model])[model]
+    return with_engine(name, backend) if name else name
 
 
 def default_model(models: list[ModelSpec] | None = None) -> ModelSpec:
@@ -238,11 +287,11 @@ def default_model(models: list[ModelSpec] | None = None) -> ModelSpec:
     models = models or [EXAMPLES, *_api_model(), *_local_models(), *PUBLISHED]
     wanted = settings.get("NONESTORY_DEFAULT_MODEL")
     for m in models:
-        if wanted and wanted in (m.name, m.model):
+        if wanted and wanted in (m.name, m.model, plain_name(m.name)):
             return m
     marked = {e["name"] for e in promoted() if e.get("default")}
     for m in models:
-        if m.source == "promoted" and m.name in marked:
+        if m.source == "promoted" and plain_name(m.name) in marked:
             return m
     return PUBLISHED[0] if _in_hub_cache(PUBLISHED[0].model) else EXAMPLES
 
@@ -261,14 +310,22 @@ def _in_hub_cache(repo_id: str) -> bool:
 
 
 def find(name_or_model: str, backend: str | None = None) -> ModelSpec:
-    """A registered model by name or model id; an unregistered local folder or hub id works too."""
-    for m in available():
-        if name_or_model in (m.name, m.model) and (backend is None or m.backend == backend):
+    """A registered model by name (with or without its engine) or model id; an unregistered
+    local folder or hub id works too. A local model asked for on the other engine ("ct2" for a
+    model listed on "hf") is the same model on that engine."""
+    found = [m for m in available() if name_or_model in (m.name, m.model, plain_name(m.name))]
+    for m in found:
+        if backend is None or m.backend == backend:
             return m
+    for m in found:
+        if backend in ENGINES and m.backend in ENGINES:
+            return replace(m, name=with_engine(plain_name(m.name), backend), backend=backend)
     if backend == "openai":
         return ModelSpec(f"API: {name_or_model}", "openai", name_or_model, "chat", "api")
-    if backend in (None, "hf"):
-        return ModelSpec(name_or_model, "hf", name_or_model, modelfolder.prompt_format(name_or_model), "local")
+    if backend in (None, *ENGINES):
+        engine = backend or "hf"
+        return ModelSpec(with_engine(name_or_model, engine), engine, name_or_model,
+                         modelfolder.prompt_format(name_or_model), "local")
     raise GenerationError(f"Unknown model {name_or_model!r} for the {backend} backend.")
 
 
@@ -278,9 +335,19 @@ def spec_for_backend(backend: str, model: str | None = None) -> ModelSpec:
         return EXAMPLES
     if backend == "openai":
         return find(model or settings.get("NONESTORY_OPENAI_MODEL", "gpt-4o-mini"), "openai")
-    if backend == "hf":
-        return find(model or PUBLISHED[0].model, "hf")
-    raise GenerationError(f"Unknown backend {backend!r}; use examples, hf or openai.")
+    if backend in ENGINES:
+        return find(model or PUBLISHED[0].model, backend)
+    raise GenerationError(f"Unknown backend {backend!r}; use examples, hf, ct2 or openai.")
+
+
+def engine_note(spec: ModelSpec) -> str:
+    """One sentence for a job whose model cannot run on the engine it asked for (CTranslate2
+    missing: make_backend gives the transformers engine instead); "" when it runs as asked."""
+    if spec.backend != "ct2":
+        return ""
+    from core.generation import ct2
+
+    return "" if ct2.available() else ENGINE_MISSING
 
 
 def make_backend(spec: ModelSpec) -> Backend:
@@ -293,7 +360,11 @@ def make_backend(spec: ModelSpec) -> Backend:
         from core.generation.openai_api import OpenAIBackend
 
         return OpenAIBackend(model=spec.model)
-    if spec.backend == "hf":
+    if spec.backend == "ct2" and not engine_note(spec):
+        from core.generation.ct2 import Ct2Backend
+
+        return Ct2Backend(spec.model, prompt_format=spec.prompt_format or "own")
+    if spec.backend in ENGINES:  # hf, or ct2 where CTranslate2 is missing (engine_note says so)
         from core.generation.hf import TransformersBackend  # imports torch: only when needed
 
         return TransformersBackend(spec.model, prompt_format=spec.prompt_format or "own")

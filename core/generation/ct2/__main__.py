@@ -1,0 +1,58 @@
+"""python -m core.generation.ct2 convert MODEL [--device cpu] [--status FILE] | status MODEL"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.files import atomic_write
+from core.generation.base import GenerationError
+from core.generation.ct2.conversion import convert, status
+
+
+def _convert_command(model: str, device: str | None, status_file: Path | None) -> int:
+    def report(state: str, message: str, path: str = "") -> None:
+        if status_file is not None:
+            atomic_write(status_file, json.dumps({"state": state, "message": message, "path": path},
+                                                 ensure_ascii=False))
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+        report("running", line)
+
+    report("running", f"Preparing to convert {model}…")
+    try:
+        path = convert(model, device, progress)
+    except GenerationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        report("failed", str(err))
+        return 2
+    except Exception as err:
+        report("failed", f"Internal error: {type(err).__name__}: {err}"[:300])
+        raise
+    print(path)
+    report("done", f"{model} is ready for the CTranslate2 engine.", str(path))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.generation.ct2",
+                                     description="Convert local models for the CTranslate2 engine.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("convert", help="convert a model folder or cached hub model (once; again after it changed)")
+    c.add_argument("model", help="a model folder, checkpoint, LoRA adapter or hub id")
+    c.add_argument("--device", help="cpu or cuda (default: cuda when CTranslate2 sees a GPU)")
+    c.add_argument("--status", type=Path, metavar="FILE", help="keep a JSON status here: state, message, path")
+    s = sub.add_parser("status", help="ready, stale or missing; converts nothing")
+    s.add_argument("model")
+    s.add_argument("--device")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        print(status(args.model, args.device))
+        return 0
+    return _convert_command(args.model, args.device, args.status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
