@@ -86,7 +86,7 @@ def load_model(model_id: str, device: str | None = None) -> LoadedModel:
     key = _cache_key(model_id, device)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _load(model_id, device)
+            _CACHE[key] = load_fresh(model_id, device)
         return _CACHE[key]
 
 
@@ -125,7 +125,9 @@ def _local_folder(model_id: str) -> Path | None:
     return None
 
 
-def _load(model_id: str, device: str) -> LoadedModel:
+def load_fresh(model_id: str, device: str) -> LoadedModel:
+    """A copy of the model of its own, outside the shared cache (the CTranslate2 converter
+    rescales weights in place, which must never touch the copy every session generates with)."""
     folder = _local_folder(model_id)
     if folder is not None:
         _check_folder(folder, model_id)
@@ -152,7 +154,7 @@ def _check_folder(folder: Path, model_id: str) -> None:
 
 def _from_pretrained(model_id: str, source: str, device: str, local_only: bool) -> LoadedModel:
     try:
-        tokenizer = _load_tokenizer(model_id, source, local_only)
+        tokenizer = load_tokenizer(model_id, source, local_only)
         if modelfolder.is_adapter(source):
             model = _load_adapter(model_id, Path(source), dtype_for(device))
         else:
@@ -175,7 +177,7 @@ def _load_adapter(model_id: str, folder: Path, dtype: torch.dtype) -> PreTrained
     return model
 
 
-def _load_tokenizer(model_id: str, source: str, local_only: bool) -> PreTrainedTokenizerBase:
+def load_tokenizer(model_id: str, source: str, local_only: bool) -> PreTrainedTokenizerBase:
     rinna = _is_rinna(model_id, source)
     # rinna's model card: T5Tokenizer with extra_ids=0 (no sentinel tokens past the model's
     # 32,000 ids) and use_fast=False (transformers 5 ignores that flag and converts the

@@ -272,7 +272,7 @@ def _build(model: str, target: Path, ctype: str) -> None:
     transformers engine shares (loading's cache) must never be handed to it."""
     from core.generation import loading
 
-    loaded = loading._load(model, "cpu")  # not loading.load_model: that one is shared
+    loaded = loading.load_fresh(model, "cpu")  # not loading.load_model: that one is shared
     _write(loaded.model, loaded.tokenizer, target, ctype, {"source": model})
 
 

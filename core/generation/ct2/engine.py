@@ -257,7 +257,7 @@ def _tokenizer(model: str) -> Any:
     folder = source_folder(model)
     source = str(folder) if Path(model).expanduser().is_dir() else model
     try:
-        return loading._load_tokenizer(model, source, local_only=True)
+        return loading.load_tokenizer(model, source, local_only=True)
     except Exception as err:  # transformers raises OSError, ValueError... for bad files
         raise GenerationError(f"Could not load the tokenizer of {model}: {loading.first_line(err)}") from err
 
