@@ -236,9 +236,12 @@ class JobManager:
                 continue  # cancelled while it waited
             job = store.get_job(self.db, job_id)
             try:
-                if spec.key not in self._backends:
-                    self._backends[spec.key] = backend_for(spec)
-                backend, warning = self._backends[spec.key]
+                backend, warning = self._backends.get(spec.key) or backend_for(spec)
+                # A fallback (transformers for a ct2 model whose conversion failed, the example
+                # passage for a model that did not load) is not kept: the next job tries the
+                # model again, so a conversion mended meanwhile is used without a restart.
+                if backend.name == spec.backend:
+                    self._backends[spec.key] = (backend, warning)
             except GenerationError as exc:
                 store.mark_finished(self.db, job_id, "failed", error=str(exc))
                 continue
