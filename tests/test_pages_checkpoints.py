@@ -336,6 +336,37 @@ def test_promote_in_place_points_at_the_checkpoint(good_checkpoint, monkeypatch)
     assert list(promoted["folder"]) == ["checkpoint"]
 
 
+def test_promote_on_ct2_converts_it_in_the_background(good_checkpoint, monkeypatch):
+    at = open_as_admin(monkeypatch, ["alpha"])
+    at.selectbox(key="ck_promote_pick").set_value("alpha/checkpoint-4")
+    at.text_input(key="ck_promote_name").input("fast")
+    at.radio(key="ck_promote_engine").set_value("ct2")
+    at.button(key="ck_promote_go").click().run()
+    assert not at.exception and not at.error
+    assert [s.value for s in at.success] == [
+        "Promoted alpha/checkpoint-4 as “fast”: it is now in the Generate page's model list, on CTranslate2 int8; "
+        "converting it in the background."]
+    [entry] = registry.promoted()
+    assert registry.engine_of(entry) == "ct2"
+    assert [m.name for m in registry.for_students() if m.model == entry["path"]] == ["fast · ct2 int8"]
+    # the new model is the one shown under Promoted models, with its engine and live conversion
+    assert at.selectbox(key="ck_promoted_pick").value == "fast" and at.radio(key="ck_engine").value == "ct2"
+    assert any(i.value.startswith("Converting “fast” for CTranslate2") for i in at.info)
+    pid = jobs.conversion_progress(entry["path"])["pid"]
+    try:
+        deadline = time.monotonic() + 240  # a fresh Python importing torch, on a loaded machine
+        while (progress := jobs.conversion_progress(entry["path"]))["running"]:
+            assert time.monotonic() < deadline, Path(progress["log"]).read_text()
+            time.sleep(0.2)
+    finally:
+        if launch.alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    assert progress["state"] == "done"
+    at.run()
+    promoted = next(d.value for d in at.dataframe if "folder" in d.value.columns)
+    assert list(zip(promoted["engine"], promoted["CTranslate2 copy"])) == [("CTranslate2 int8", "ready")]
+
+
 # --- evaluating in the background ---------------------------------------------------------
 
 def test_background_evaluation_shows_progress_then_fills_the_table(run_root, monkeypatch):

@@ -156,8 +156,8 @@ def test_table_sort_by_orders_rows(teacher, order, column, expected):
 
 
 @pytest.mark.parametrize("widget, value, expected", [
-    ("multiselect", ["tiny-gpt2"], [1, 4]),
-    ("multiselect", ["gpt-4o-mini", ""], [2, 3]),  # several at once, and the empty model (pasted)
+    ("multiselect", [("tiny-gpt2", "")], [1, 4]),  # (model, engine): "" for any engine but ct2
+    ("multiselect", [("gpt-4o-mini", ""), ("", "")], [2, 3]),  # several at once, and the empty model (pasted)
     ("selectbox", "hana", [1, 3]),
     ("text_input", "把握", [1]),
     ("text_input", "述べた", [4]),  # a conjugated form finds the stories using its headword, as in the Library
@@ -272,7 +272,7 @@ def downloads(monkeypatch) -> list[tuple]:
 
 def test_download_csv_matches_filtered_table(downloads):
     at = open_review()
-    at.multiselect(key="rev_models").set_value(["gpt-4o-mini", ""]).run()
+    at.multiselect(key="rev_models").set_value([("gpt-4o-mini", ""), ("", "")]).run()
     assert at.download_button(key="rev_download").label == "Download 2 stories"
     make, mime, name = downloads[-1]
     assert (mime, name) == ("text/csv", f"nonestory-stories-{date.today():%Y%m%d}.csv")

@@ -1,6 +1,7 @@
-"""Background jobs around run and dataset folders that the admin pages start: evaluating a run's
-checkpoints, and preparing a dataset from Batch output. (Training runs themselves are
-training.launch's.) Pages only call these functions; what each job leaves on disk is here.
+"""Background jobs around run, dataset and model folders that the admin pages start: evaluating
+a run's checkpoints, preparing a dataset from Batch output, and converting a promoted model for
+the CTranslate2 engine. (Training runs themselves are training.launch's.) Pages only call these
+functions; what each job leaves on disk is here.
 
 Each job runs as its own process (training.process.spawn: its own session, output appended to a
 log next to its results), so a page never waits on it and a closed tab or an app restart does
@@ -11,14 +12,21 @@ how far it got:
     RUN_DIR/eval.log        its output; progress is read from eval.json and the log's last line
     DATASET_DIR/prepare.json  preparation: pid, started, argv (gone once dismissed)
     DATASET_DIR/prepare.log   its output; the reason for a failure is its last line
+    MODELS/.ct2-jobs/KEY.json         conversion: pid, model, started, finished (KEY: the folder's
+                                      name and a hash of its path)
+    MODELS/.ct2-jobs/KEY.status.json  the converter's own state: running | done | failed, its
+                                      one-sentence message and the converted folder
+    MODELS/.ct2-jobs/KEY.log          its output
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
 from pathlib import Path
 
+from core import settings
 from core.files import atomic_write, read_json, tail_lines
 from training import evaluate, runs
 from training.process import alive, python, spawn
@@ -29,6 +37,8 @@ PREPARE = "prepare.json"
 PREPARE_LOG = "prepare.log"
 _PROGRESS_BAR = re.compile(r"\d+/\d+ \[|it/s\]|s/it\]")  # tqdm lines from model loading: noise here
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CONVERSIONS = ".ct2-jobs"  # in the models folder; hidden, and no config.json: never listed as a model
+CONVERTER = "core.generation.ct2"  # the module a conversion runs (and what its command line shows)
 
 
 class JobError(Exception):
@@ -156,3 +166,65 @@ def prepare_log(folder: Path, lines: int = 6) -> str:
 def dismiss_prepare(folder: Path) -> None:
     """Forget a failed preparation: the page stops showing it (its log stays)."""
     (Path(folder) / PREPARE).unlink(missing_ok=True)
+
+
+# ---- converting a model for the CTranslate2 engine ---------------------------------------------
+
+def _conversion_paths(model: str) -> tuple[Path, Path, Path]:
+    """(record, status file, log) of `model`'s conversion job, in the models folder."""
+    path = Path(model).expanduser()
+    ident = str(path.resolve()) if path.is_dir() else model
+    slug = re.sub(r"[^\w.-]+", "-", Path(ident).name).strip("-.")[:40] or "model"
+    key = f"{slug}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}"
+    root = settings.paths().models / CONVERSIONS
+    return root / f"{key}.json", root / f"{key}.status.json", root / f"{key}.log"
+
+
+def convert_command(model: str, status_file: Path) -> list[str]:
+    """The conversion command: the model's CTranslate2 copy for the device generation will use
+    (the converter's default: CUDA when CTranslate2 sees a GPU), its state kept in status_file."""
+    return [python(), "-m", CONVERTER, "convert", str(model), "--status", str(status_file)]
+
+
+def start_conversion(model: str) -> dict:
+    """Convert `model` (a model folder or hub id) for the CTranslate2 engine in the background
+    and record it; the running one when a conversion of it is under way already."""
+    current = conversion_progress(model)
+    if current is not None and current["running"]:  # one that has said done or failed is over
+        return current
+    record_path, status_path, log = _conversion_paths(model)
+    # Said until the converter (a fresh Python importing torch: seconds) writes its own state.
+    atomic_write(status_path, json.dumps({"state": "running", "message": "Starting the converter…", "path": ""},
+                                         ensure_ascii=False))
+    started = time.time()
+    pid = spawn(convert_command(model, status_path), log, {"TOKENIZERS_PARALLELISM": "false"})
+    record = {"pid": pid, "model": str(model), "started": started, "finished": None}
+    atomic_write(record_path, json.dumps(record, ensure_ascii=False))
+    return record
+
+
+def conversion_progress(model: str) -> dict | None:
+    """`model`'s latest conversion started from a page: its record with state (running, done or
+    failed), message (the converter's one sentence) and path (the converted folder, when done);
+    None when none was started. A converter that ended without saying how (killed, out of
+    memory) is failed, with its log's last line."""
+    record_path, status_path, log = _conversion_paths(model)
+    record = read_json(record_path)
+    if not record.get("pid"):
+        return None
+    # Alive first, state second: a converter writes its last state before it exits, so a state
+    # read after it was seen gone is its last word.
+    running = record.get("finished") is None and alive(record["pid"], CONVERTER)
+    status = read_json(status_path)
+    state, message = status.get("state"), str(status.get("message") or "")
+    if not running and record.get("finished") is None:
+        record["finished"] = time.time()  # seen ended once: a reused pid can never look alive later
+        atomic_write(record_path, json.dumps(record, ensure_ascii=False))
+    if state not in ("running", "done", "failed") or (state == "running" and not running):
+        lines = [ln.strip() for ln in tail_lines(log, 50, max_bytes=8192)
+                 if ln.strip() and not _PROGRESS_BAR.search(ln)]
+        last = lines[-1] if lines else ""
+        state, message = "failed", (f"The conversion stopped before it finished: {last}" if last else
+                                    "The conversion stopped before it finished, without a word in its log.")
+    return {**record, "state": state, "message": message, "path": str(status.get("path") or ""),
+            "running": state == "running", "log": str(log)}

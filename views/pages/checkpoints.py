@@ -14,7 +14,7 @@ from core.auth import Role
 from core.generation import promotion, registry
 from core.modelfolder import verify
 from training import evaluate, runs
-from views import checkpoints_compare, checkpoints_eval
+from views import checkpoints_compare, checkpoints_engine, checkpoints_eval
 from views.checkpoints_data import (METRICS, OK, best_caption, checkpoint_rows, formats, highlight_best, loss_figure,
                                     metric_figure, metrics_table, signature)
 from views.common import for_display
@@ -135,21 +135,35 @@ def promote_section(rows: list[dict]) -> None:
     keep = st.checkbox("Keep a copy in data/models/promoted", value=True, key="ck_promote_copy",
                        help="The model files (not the optimizer state) are copied, so deleting the run or "
                             "save_total_limit rotating its checkpoints cannot take the model from students.")
+    engine = checkpoints_engine.engine_picker()
     reason = ""
     if problems and evaluation and evaluation.get("verified"):
         if st.checkbox("Promote anyway", key="ck_promote_force"):
             reason = st.text_input("Reason (kept in the promotion log)", key="ck_promote_reason")
     if st.button("Promote", key="ck_promote_go", type="primary"):
-        try:
-            with st.spinner("Checking the checkpoint…" + (" and copying it…" if keep else "")):
-                entry = promotion.promote(row["path"], name, evaluation, force_reason=reason,
-                                          by=st.session_state.get("user") or "", prompt_format=row["prompt_format"],
-                                          run=row["run"], checkpoint=row["checkpoint"], default=default,
-                                          keep_copy=keep)
-        except registry.PromotionError as err:
-            st.error(str(err))
-        else:
-            st.success(f"Promoted {pick} as “{entry['name']}”: it is now in the Generate page's model list.")
+        _promote(row, name, evaluation, reason, default, keep, engine)
+
+
+def _promote(row: dict, name: str, evaluation: dict | None, reason: str, default: bool, keep: bool,
+             engine: str) -> None:
+    """Promote the picked checkpoint; on the ct2 engine, its conversion starts in the background."""
+    try:
+        if checkpoints_engine.refusal(engine):
+            raise registry.PromotionError(checkpoints_engine.refusal(engine))
+        with st.spinner("Checking the checkpoint…" + (" and copying it…" if keep else "")):
+            entry = promotion.promote(row["path"], name, evaluation, force_reason=reason,
+                                      by=st.session_state.get("user") or "", prompt_format=row["prompt_format"],
+                                      run=row["run"], checkpoint=row["checkpoint"], default=default,
+                                      keep_copy=keep, engine=engine)
+        note = checkpoints_engine.start_if_needed(entry["path"]) if engine == "ct2" else "."
+    except registry.PromotionError as err:
+        st.error(str(err))
+    except OSError as err:  # promoted, but its conversion could not start
+        st.error(f"Promoted, but the conversion could not start: {err.strerror or err}.")
+    else:
+        st.session_state["ck_promoted_pick"] = entry["name"]  # drawn below: its engine and conversion
+        st.success(f"Promoted {row['label']} as “{entry['name']}”: it is now in the Generate page's model list"
+                   + (f", on CTranslate2 int8{note}" if engine == "ct2" else "."))
 
 
 def log_section() -> None:
@@ -171,6 +185,8 @@ def _promoted_table(entries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{
         "name": e["name"], "run": e.get("run", ""), "checkpoint": e.get("checkpoint", ""),
         "format": e.get("prompt_format", ""), "default": "yes" if e.get("default") else "",
+        "engine": checkpoints_engine.ENGINE_NAMES[registry.engine_of(e)],
+        "CTranslate2 copy": checkpoints_engine.copy_label(e),
         "folder": ("copy" if e.get("copied") else "checkpoint") if registry.promoted_present(e) else "missing",
         "promoted": datetime.fromtimestamp(e.get("promoted_at") or 0).strftime("%Y-%m-%d %H:%M"),
         "by": e.get("by", "")} for e in entries])
@@ -199,6 +215,9 @@ def promoted_section() -> None:
             st.rerun()
     except registry.PromotionError as err:  # e.g. removed meanwhile in another tab
         st.error(str(err))
+    entry = next((e for e in entries if e["name"] == name), None)
+    if entry is not None:
+        checkpoints_engine.section(entry)
 
 
 def main() -> None:

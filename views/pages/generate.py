@@ -70,7 +70,8 @@ def settings_form(targets: list[str]) -> tuple[GenerationRequest | None, registr
     # Students and teachers get what admins chose (promoted, published, API, examples); admins
     # also see raw checkpoints and model folders to try them before promoting.
     models = registry.available() if role_allows(current_role(), Role.ADMIN) else registry.for_students()
-    spec = st.selectbox("Model", models, format_func=lambda m: m.name, key="gen_model")
+    spec = st.selectbox("Model", models, format_func=lambda m: registry.with_engine(m.name, m.backend),
+                        key="gen_model")
     c1, c2 = st.columns(2)
     genres = c1.multiselect("Genres (two)", GENRES, default=["学園", "恋愛"], max_selections=2, key="gen_genres")
     style = c2.radio("Style", STYLES, horizontal=True, key="gen_style")
@@ -206,8 +207,7 @@ def finished_job(job: dict) -> None:
         st.info("The story was deleted.")
         return
     st.subheader(story["title"] or "Your story")
-    st.caption(f"Story #{story['id']} · {registry.display_name(story['model'])} · saved to "
-               f"{story['profile'] or 'guest'}'s Library")
+    st.caption(f"Story #{story['id']} · {_written_by(story)} · saved to {story['profile'] or 'guest'}'s Library")
     plot_result(job, story["params"])
     personal_result(job["candidates"][0].get("personal") if job["candidates"] else None,
                     story["params"].get("extra", {}).get(FROM_MY_WORDS))
@@ -216,6 +216,13 @@ def finished_job(job: dict) -> None:
         st.markdown("**Candidates** (best first: target coverage, then N1 density less repeated sentences)")
         st.dataframe(pd.DataFrame([{k: v for k, v in c.items() if k != "personal"} for c in job["candidates"]]),
                      hide_index=True)
+
+
+def _written_by(story: dict) -> str:
+    """The model that wrote the story with the engine that really ran it (the stored backend:
+    transformers where a ct2 model fell back), "tiny · ct2 int8" or "tiny · transformers"."""
+    name = registry.display_name(story["model"], story["backend"])
+    return f"{name} · transformers" if story["backend"] == "hf" and name else name
 
 
 def plot_result(job: dict, params: dict) -> None:

@@ -26,23 +26,32 @@ TAGS = ["natural", "unnatural", "too hard", "too easy", "good for class", "gramm
 NO_MODEL = "(no model)"  # pasted and imported stories have an empty model
 
 
-def _model_label(model: str) -> str:
-    """A model's display name, never a server path (exports keep the id beside it)."""
-    return registry.display_name(model) or NO_MODEL
+def _model_label(model: str, engine: str = "") -> str:
+    """A model's display name with its engine where that is CTranslate2 ("tiny · ct2 int8"), so
+    one model's stories on each engine are told apart; never a server path (exports keep the id
+    beside it)."""
+    return registry.display_name(model, engine) or NO_MODEL
 
 
-def _model_labels(models: pd.Series) -> pd.Series:
-    """_model_label for a whole column, reading the registry once."""
-    names = registry.display_names(models.unique())
-    return models.map(lambda m: names[m] or NO_MODEL)
+def _option_label(option: tuple[str, str]) -> str:
+    return _model_label(*option)
 
 
-def _filters(db: store.Database) -> store.StoryFilter:
-    models = [r["model"] for r in store.model_aggregates(db)]
+def _model_labels(df: pd.DataFrame) -> pd.Series:
+    """_model_label for a table's model and engine columns, reading the registry once."""
+    names = registry.display_names(df["model"].unique())
+    engines = df["engine"] if "engine" in df else pd.Series("", index=df.index)
+    return pd.Series([registry.with_engine(names[m], e) if names[m] else NO_MODEL
+                      for m, e in zip(df["model"], engines)], index=df.index, dtype=object)
+
+
+def _filters(db: store.Database) -> tuple[store.StoryFilter, set[tuple[str, str]]]:
+    """The filter for the store and the (model, engine) pairs picked (empty: every one)."""
+    models = [(r["model"], r["engine"]) for r in store.model_aggregates(db)]
     profiles = store.profiles(db)
     with st.expander("Filters", expanded=True):
         c1, c2, c3 = st.columns(3)
-        chosen = c1.multiselect("Models", models, format_func=_model_label, key="rev_models",
+        chosen = c1.multiselect("Models", models, format_func=_option_label, key="rev_models",
                                 placeholder="All models")
         source = c2.selectbox("Source", store.SOURCES, index=None, key="rev_source", placeholder="Any source")
         profile = c3.selectbox("Profile", profiles, index=None, key="rev_profile", placeholder="All profiles")
@@ -56,16 +65,25 @@ def _filters(db: store.Database) -> store.StoryFilter:
     since, until = (tuple(dates) + (None, None))[:2]
     return store.StoryFilter(
         profile=profile, source=source, search=search.strip() or None, word=cached_headword(word),
-        models=tuple(chosen), min_density=low if low > 0 else None, max_density=high if high < 100 else None,
-        since=since, until=until + timedelta(days=1) if until else None)  # until is exclusive
+        models=tuple(dict.fromkeys(m for m, _ in chosen)), min_density=low if low > 0 else None,
+        max_density=high if high < 100 else None, since=since,
+        until=until + timedelta(days=1) if until else None), set(chosen)  # until is exclusive
 
 
-def _rows(db: store.Database, f: store.StoryFilter, order: str) -> pd.DataFrame:
-    return pd.DataFrame(store.review_table(db, f, order=order, limit=None))
+def _picked(frame: pd.DataFrame, pairs: set[tuple[str, str]]) -> pd.DataFrame:
+    """The rows of the (model, engine) pairs picked: the store filters by model only, and a
+    model may have stories on two engines."""
+    if not pairs or frame.empty:
+        return frame
+    return frame[[(m, e) in pairs for m, e in zip(frame["model"], frame["engine"])]]
 
 
-def _aggregates(db: store.Database, f: store.StoryFilter) -> pd.DataFrame:
-    return pd.DataFrame(store.model_aggregates(db, f))
+def _rows(db: store.Database, f: store.StoryFilter, order: str, pairs: set[tuple[str, str]]) -> pd.DataFrame:
+    return _picked(pd.DataFrame(store.review_table(db, f, order=order, limit=None)), pairs)
+
+
+def _aggregates(db: store.Database, f: store.StoryFilter, pairs: set[tuple[str, str]]) -> pd.DataFrame:
+    return _picked(pd.DataFrame(store.model_aggregates(db, f)), pairs)
 
 
 TABLE_COLUMNS = {
@@ -90,8 +108,9 @@ def _table(df: pd.DataFrame) -> None:
 
 
 def _for_display(shown: pd.DataFrame) -> pd.DataFrame:
-    """Model names instead of ids; figures as text with a dash where a story has none."""
-    out = shown.assign(model=_model_labels(shown["model"])) if "model" in shown else shown
+    """Model names (with a CTranslate2 engine) instead of ids; figures as text with a dash where
+    a story has none."""
+    out = shown.assign(model=_model_labels(shown)).drop(columns="engine", errors="ignore")
     if "reviews" in out:
         out = out.assign(reviews=out["reviews"].fillna(0).astype(int))
     return for_display(out, {"coverage": "{:.0%}", "rating": "{:.1f} ★", "readability": "{:.2f}"})
@@ -111,7 +130,7 @@ def _export(db: store.Database, f: store.StoryFilter, df: pd.DataFrame) -> None:
 
 
 def _charts(df: pd.DataFrame, aggs: pd.DataFrame) -> None:
-    df = df.assign(model=_model_labels(df["model"]))
+    df = df.assign(model=_model_labels(df))
     c1, c2 = st.columns(2)
     box = px.box(df, x="model", y="n1_density", color="model", points="outliers",
                  labels={"model": "Model", "n1_density": "N1 density (%)"}, title="N1 density per model")
@@ -120,19 +139,23 @@ def _charts(df: pd.DataFrame, aggs: pd.DataFrame) -> None:
                          labels={"length": "Length (characters)", "n1_density": "N1 density (%)",
                                  "model": "Model"}, title="N1 density against length")
     c2.plotly_chart(scatter, key="rev_scatter")
-    rated = aggs.dropna(subset=["mean_rating"]).assign(model=lambda a: _model_labels(a["model"]))
+    rated = aggs.dropna(subset=["mean_rating"]).assign(model=_model_labels)
     if rated.empty:
         st.caption("No ratings yet: the mean rating per model appears once stories are reviewed.")
     else:
         bar = px.bar(rated, x="model", y="mean_rating", range_y=[0, 5], title="Mean rating per model",
                      labels={"model": "Model", "mean_rating": "Mean rating (1–5)"})
         st.plotly_chart(bar, key="rev_rating_bar")
-    st.dataframe(for_display(aggs.assign(model=_model_labels(aggs["model"])), {"mean_rating": "{:.2f} ★"}),
+    shown = aggs.assign(model=_model_labels(aggs)).drop(columns="engine")
+    st.dataframe(for_display(shown, {"mean_rating": "{:.2f} ★"}),
                  hide_index=True, key="rev_aggregates",
                  column_config={"mean_density": st.column_config.NumberColumn("Mean density", format="%.2f%%"),
                                 "median_density": st.column_config.NumberColumn("Median density",
                                                                                 format="%.2f%%"),
                                 "mean_rating": "Mean rating"})
+    if aggs["engine"].astype(bool).any():
+        st.caption("A model's stories written by the CTranslate2 int8 engine are counted apart from its "
+                   "transformers stories (“· ct2 int8”), so the two engines can be compared.")
 
 
 def _save_review(story_id: int) -> None:
@@ -177,7 +200,7 @@ def _story(db: store.Database, df: pd.DataFrame) -> None:
         st.info("Pick a story from the table's selection.")
         return
     st.caption(f"{story['profile'] or '(no profile)'} · {story['source']} · "
-               f"{_model_label(story['model'])} · {story['created']:%Y-%m-%d %H:%M}")
+               f"{_model_label(story['model'], story['backend'])} · {story['created']:%Y-%m-%d %H:%M}")
     furigana = st.toggle("Furigana", key="rev_furigana")
     show_analysis(cached_analyze(story["text"], targets=tuple(story["targets"] or ())), list(DEFAULT_LEVELS), furigana, key="rev")
     reviews = store.reviews_for(db, story_id)
@@ -201,9 +224,9 @@ def main() -> None:
         with st.expander("Students", expanded=True):
             students_tab(db)
         return
-    f = _filters(db)
+    f, pairs = _filters(db)
     order = st.selectbox("Sort by", list(ORDERS), format_func=ORDERS.get, key="rev_order")
-    df = _rows(db, f, order)
+    df = _rows(db, f, order, pairs)
     stories, models, rate, students = st.tabs(["Stories", "Models", "Rate and comment", "Students"])
     with students:
         students_tab(db)
@@ -215,7 +238,7 @@ def main() -> None:
         _table(df)
         _export(db, f, df)
     with models:
-        _charts(df, _aggregates(db, f))
+        _charts(df, _aggregates(db, f, pairs))
     with rate:
         _story(db, df)
 
