@@ -103,6 +103,16 @@ def test_changed_weights_are_converted_again_and_the_old_conversion_removed(tiny
     assert "".join(backend(tiny).stream(request(temperature=0))) != before  # the backend follows the new copy
 
 
+def test_the_same_weights_saved_again_keep_their_conversion(tiny):
+    path = ct2.convert(str(tiny), "cpu")
+    weights = tiny / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data)  # a checkpoint written again, byte for byte: a new time, the same hash
+    os.utime(weights, ns=(time.time_ns() + 10**9,) * 2)
+    assert ct2.status(str(tiny), "cpu") == "ready"
+    assert ct2.convert(str(tiny), "cpu") == path
+
+
 def test_hidden_folder_confuses_no_model_list_and_no_checkpoint_listing(tiny_source):
     from training import checkpoints, runs
 

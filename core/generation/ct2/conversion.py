@@ -2,8 +2,8 @@
 
 A conversion lives beside its model: `<folder>/.ct2/<compute type>-<hash>/` for a folder (in
 the cache folder when the model folder is read-only), `<cache>/ct2/<owner--name>/...` for a hub
-id. The hash covers the weights, config and tokenizer files (names, sizes, modification times),
-the compute type and CTranslate2's version, so a changed checkpoint is converted again and its
+id. The hash covers the contents of the weights, config and tokenizer files, the compute type
+and CTranslate2's version, so a changed checkpoint is converted again and its
 old conversion removed. A conversion is written into a temporary sibling and renamed into
 place under a lock (a lock file plus a per-process lock), so two sessions asking at once share
 one conversion and a failed one leaves nothing half-written; a damaged one is rebuilt.
@@ -121,11 +121,37 @@ def _engine_version() -> str:
         return ""
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> sha256 of the contents
+_DIGESTS_LOCK = threading.Lock()
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's contents, read once per process while its size and modification
+    time stay the same (a 1.4 GB checkpoint takes a few seconds to read; the admin page asks
+    every two seconds)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(key)
+    if known is None:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        known = h.hexdigest()
+        with _DIGESTS_LOCK:
+            _DIGESTS[key] = known
+    return known
+
+
 def _fingerprint(folder: Path, ctype: str) -> str:
+    """A hash of the weights', config's and tokenizer's contents (a checkpoint saved again with
+    the same weights keeps its conversion; a changed one gets a new one), the compute type and
+    CTranslate2's version."""
     engine = _engine_version()
     files = [folder / n for n in _SOURCE_FILES] + [p for g in _WEIGHT_GLOBS for p in sorted(folder.glob(g))]
     items: list = [FORMAT, ctype, engine]
-    items += [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files if p.is_file()]
+    items += [[p.name, file_digest(p)] for p in files if p.is_file()]
     if modelfolder.is_adapter(folder):  # the adapter is merged into its base: the base counts too
         try:
             base = modelfolder.base_model(folder)
