@@ -16,6 +16,7 @@ functions that load weights, so the model list stays cheap.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from core.files import atomic_write
@@ -226,3 +227,17 @@ def verify(path: Path | str) -> list[str]:
         _check_head(config, model, problems)
         _check_finite(model, problems)
     return problems
+
+
+def hub_snapshot(repo_id: str) -> Path | None:
+    """The downloaded snapshot folder of a hub model, None when it is not in the local cache
+    (no network involved)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    # Read the cache location now, not at import, so a changed HF_HUB_CACHE/HF_HOME counts.
+    cache = os.environ.get("HF_HUB_CACHE") or (os.path.join(os.environ["HF_HOME"], "hub")
+                                               if os.environ.get("HF_HOME") else None)
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache)
+    return Path(found).parent if isinstance(found, str) else None

@@ -293,20 +293,7 @@ def default_model(models: list[ModelSpec] | None = None) -> ModelSpec:
     for m in models:
         if m.source == "promoted" and plain_name(m.name) in marked:
             return m
-    return PUBLISHED[0] if _in_hub_cache(PUBLISHED[0].model) else EXAMPLES
-
-
-def _in_hub_cache(repo_id: str) -> bool:
-    """Whether a hub model's files are already downloaded (no network involved)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    # Read the cache location now, not at import, so a changed HF_HUB_CACHE/HF_HOME counts.
-    cache = os.environ.get("HF_HUB_CACHE") or (os.path.join(os.environ["HF_HOME"], "hub")
-                                               if os.environ.get("HF_HOME") else None)
-    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache)
-    return isinstance(found, str)
+    return PUBLISHED[0] if modelfolder.hub_snapshot(PUBLISHED[0].model) is not None else EXAMPLES
 
 
 def find(name_or_model: str, backend: str | None = None) -> ModelSpec:

@@ -90,25 +90,12 @@ def _is_hub_id(model: str) -> bool:
     return not model.startswith(("/", ".", "~")) and model.count("/") <= 1 and "\\" not in model
 
 
-def _hub_snapshot(repo_id: str) -> Path | None:
-    """The downloaded snapshot folder of a hub model, None when it is not in the local cache."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    # Read the cache location now, not at import, so a changed HF_HUB_CACHE/HF_HOME counts.
-    cache = os.environ.get("HF_HUB_CACHE") or (os.path.join(os.environ["HF_HOME"], "hub")
-                                               if os.environ.get("HF_HOME") else None)
-    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=cache)
-    return Path(found).parent if isinstance(found, str) else None
-
-
 def source_folder(model: str) -> Path | None:
     """The folder holding `model`'s files: the folder itself, or a hub id's cached snapshot."""
     path = Path(model).expanduser()
     if path.is_dir():
         return path.resolve()
-    return _hub_snapshot(model) if _is_hub_id(model) and not path.exists() else None
+    return modelfolder.hub_snapshot(model) if _is_hub_id(model) and not path.exists() else None
 
 
 @functools.cache
