@@ -14,7 +14,7 @@ import sentencepiece as spm
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from core.generation import hf, loading, prompts
+from core.generation import hf, loading, local, prompts
 from core.generation.base import GenerationError, GenerationRequest
 from core.generation.hf import TransformersBackend, generation_kwargs
 from core.generation.local import summary_of, whole_sentences
@@ -79,25 +79,24 @@ def test_stream_pieces_join_to_what_generate_writes(tiny):
     assert new_tokens == 24
 
 
-def _pieces(streamer_class, tokenizer, text: str) -> list[str]:
-    streamer = streamer_class(tokenizer, skip_special_tokens=True)
-    for token in tokenizer(text, add_special_tokens=False)["input_ids"]:
-        streamer.put(torch.tensor([token]))
-    streamer.end()
-    return [p for p in streamer if p]
-
-
-def test_streamer_releases_kana_token_by_token_and_never_half_a_character(tiny):
-    """The stock streamer waits for a space or a kanji; kana-only text would come in one burst."""
+def test_stream_releases_kana_token_by_token_and_never_half_a_character(tiny):
+    """Both engines stream through local.TextPieces. The stock streamer waits for a space or a
+    kanji, so kana-only text would come in one burst; ours releases each whole character."""
     from transformers import TextIteratorStreamer
 
     tokenizer = load_model(tiny, "cpu").tokenizer
-    text = "ありがとうございました。それはちょっとむずかしいですね。"
-    ours = _pieces(hf._JapaneseStreamer, tokenizer, text)
+    text = "ありがとうございました。\nそれはちょっとむずかしいですね。"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    pieces = local.TextPieces(tokenizer)
+    ours = [p for p in [pieces.add(i) for i in ids] + [pieces.end()] if p]
     assert "".join(ours) == text
     assert not any("\ufffd" in p for p in ours)
-    assert len(ours) >= len(tokenizer(text, add_special_tokens=False)["input_ids"]) // 2
-    assert len(_pieces(TextIteratorStreamer, tokenizer, text)) < len(ours)
+    assert len(ours) >= len(ids) // 2
+    stock = TextIteratorStreamer(tokenizer, skip_special_tokens=True)
+    for token in ids:
+        stock.put(torch.tensor([token]))
+    stock.end()
+    assert len([p for p in stock if p]) < len(ours)
 
 
 def test_stream_same_seed_same_text_other_seed_other_text(tiny):

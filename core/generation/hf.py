@@ -10,7 +10,8 @@ import threading
 from collections.abc import Iterator, Sequence
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
 
 from core.generation import local
 from core.generation.base import GenerationError, GenerationRequest
@@ -40,14 +41,22 @@ def generation_kwargs(request: GenerationRequest, eos_id: int, max_new_tokens: i
     return kwargs
 
 
-class _JapaneseStreamer(TextIteratorStreamer):
-    """TextIteratorStreamer holds text back until a space or a CJK ideograph, to show English
-    word by word; Japanese has no spaces and much of it is kana, so it would arrive in bursts.
-    Release every complete character instead: only a character still being assembled from
-    byte tokens (decoded as U+FFFD for now) waits for the next token."""
+class _Tokens(BaseStreamer):
+    """Hands each new token id of a one-row `generate` to `emit` (local.streamed_text turns them
+    into whole characters); `generate`'s first call is the prompt, which is skipped."""
 
-    def _is_chinese_char(self, cp: int) -> bool:  # the parent's "may release up to here" test
-        return cp != 0xFFFD
+    def __init__(self, emit) -> None:
+        self.emit, self.prompt_seen = emit, False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        for token in value.reshape(-1).tolist():
+            self.emit(token)
+
+    def end(self) -> None:
+        pass
 
 
 class _Cancelled(StoppingCriteria):
@@ -77,13 +86,6 @@ def _user_error(err: BaseException) -> GenerationError | None:
     return None
 
 
-def _raise_from(err: BaseException) -> None:
-    mapped = _user_error(err)
-    if mapped is not None:
-        raise mapped from err
-    raise err
-
-
 def _check_context(loaded: LoadedModel, prompt_tokens: int, max_new_tokens: int) -> None:
     local.check_context(loaded.model_id, loaded.context, prompt_tokens, max_new_tokens)
 
@@ -98,32 +100,16 @@ def stream_text(loaded: LoadedModel, prompt: str, request: GenerationRequest, ma
     ids = _encode(loaded, prompt)
     _check_context(loaded, len(ids), max_new_tokens)
     input_ids = torch.tensor([ids], device=loaded.device)
-    streamer = _JapaneseStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True)
-    cancel, failure = threading.Event(), []
     kwargs = generation_kwargs(request, loaded.eos_id, max_new_tokens)
 
-    def work() -> None:
-        try:
-            with loaded.lock:
-                _seed(seed)
-                loaded.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                      streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
-                                      **kwargs)
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer below
-            failure.append(err)
-            streamer.end()  # wake the consumer, which would otherwise wait forever
+    def decode(emit, cancel: threading.Event) -> None:
+        with loaded.lock:
+            _seed(seed)
+            loaded.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                  streamer=_Tokens(emit), stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+                                  **kwargs)
 
-    thread = threading.Thread(target=work, name=f"generate:{loaded.model_id}", daemon=True)
-    thread.start()
-    try:
-        for piece in streamer:
-            if piece:
-                yield piece
-    finally:  # also on close(): stop generating for a consumer that has gone
-        cancel.set()
-        thread.join()
-    if failure:
-        _raise_from(failure[0])
+    return local.streamed_text(decode, loaded.tokenizer, f"generate:{loaded.model_id}", _user_error)
 
 
 def _left_pad(rows: list[list[int]], pad_id: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,7 +134,7 @@ def batch_texts(loaded: LoadedModel, prompts_: Sequence[str], request: Generatio
             out = loaded.model.generate(input_ids=ids, attention_mask=mask,
                                         **generation_kwargs(request, loaded.eos_id, max_new_tokens))
     except Exception as err:  # noqa: BLE001 - mapped or re-raised as it was
-        _raise_from(err)
+        local.raise_for_user(err, _user_error)
     return loaded.tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)
 
 

@@ -5,9 +5,11 @@ prompt into text deltas, or several prompts into texts at once.
 """
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 from core import modelfolder
 from core.generation import prompts
@@ -47,6 +49,74 @@ def check_context(model_id: str, context: int | None, prompt_tokens: int, max_ne
 
 def out_of_memory(err: BaseException) -> bool:
     return isinstance(err, MemoryError) or "out of memory" in str(err).lower()
+
+
+class TextPieces:
+    """Token ids to text as they come, for streaming Japanese: every complete character at once
+    (transformers' stock streamer waits for a space or a kanji, so kana-only text would come in
+    bursts), a character still being assembled from byte tokens (U+FFFD for now) held back."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer, self.ids, self.shown = tokenizer, [], 0
+
+    def add(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\n"):  # a finished line: start afresh, so each decode stays short
+            piece, self.ids, self.shown = text[self.shown:], [], 0
+            return piece
+        end = len(text) if text and text[-1] != "\ufffd" else max(text.rfind(" ") + 1, self.shown)
+        piece, self.shown = text[self.shown:end], end
+        return piece
+
+    def end(self) -> str:
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True) if self.ids else ""
+        piece, self.ids, self.shown = text[self.shown:], [], 0
+        return piece
+
+
+_DONE = object()
+
+
+def streamed_text(decode: Callable[[Callable[[int], None], threading.Event], None], tokenizer: Any, name: str,
+                  user_error: Callable[[BaseException], GenerationError | None]) -> Iterator[str]:
+    """Run an engine's decoding in a worker thread and yield its text as whole characters.
+    `decode(emit, cancel)` calls emit(token_id) for each new token and stops soon after `cancel`
+    is set, which happens when the consumer closes this iterator (a cancelled job, a closed tab).
+    The worker's exception is raised here, as `user_error`'s one sentence where it has one."""
+    tokens: queue.Queue = queue.Queue()
+    cancel, failure = threading.Event(), []
+
+    def work() -> None:
+        try:
+            decode(tokens.put, cancel)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer below
+            failure.append(err)
+        finally:
+            tokens.put(_DONE)  # wake the consumer, which would otherwise wait forever
+
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    pieces = TextPieces(tokenizer)
+    try:
+        while (token := tokens.get()) is not _DONE:
+            if piece := pieces.add(token):
+                yield piece
+        if piece := pieces.end():
+            yield piece
+    finally:  # also on close(): stop generating for a consumer that has gone
+        cancel.set()
+        thread.join()
+    if failure:
+        raise_for_user(failure[0], user_error)
+
+
+def raise_for_user(err: BaseException, user_error: Callable[[BaseException], GenerationError | None]) -> None:
+    """Raise `err` as its one-sentence GenerationError where a user can fix it, else as it was."""
+    mapped = user_error(err)
+    if mapped is not None:
+        raise mapped from err
+    raise err
 
 
 def summary_of(first_half: str, limit: int = SUMMARY_CHARS) -> str:

@@ -11,7 +11,6 @@ fresh generator (cheap: the weights come from the page cache).
 from __future__ import annotations
 
 import json
-import queue
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,29 +40,6 @@ def sampling_options(request: GenerationRequest, max_new_tokens: int, eos_id: in
     if request.extra.get("min_new_tokens"):  # benchmarks force a fixed length
         options["min_length"] = min(int(request.extra["min_new_tokens"]), max_new_tokens)
     return options
-
-
-class _TextPieces:
-    """Token ids to text as hf's _JapaneseStreamer releases it: every complete character at
-    once, a character still being assembled from byte tokens (U+FFFD for now) held back."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer, self.ids, self.shown = tokenizer, [], 0
-
-    def add(self, token_id: int) -> str:
-        self.ids.append(token_id)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\n"):  # a finished line: start afresh, so each decode stays short
-            piece, self.ids, self.shown = text[self.shown:], [], 0
-            return piece
-        end = len(text) if text and text[-1] != "\ufffd" else max(text.rfind(" ") + 1, self.shown)
-        piece, self.shown = text[self.shown:end], end
-        return piece
-
-    def end(self) -> str:
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True) if self.ids else ""
-        piece, self.ids, self.shown = text[self.shown:], [], 0
-        return piece
 
 
 def _open(path: Path, device: str, ctype: str, name: str) -> Any:
@@ -121,36 +97,16 @@ class Ct2Model:
         start = self._start(prompt)
         local.check_context(self.model_id, self.context, len(start), max_new_tokens)
         options = sampling_options(request, max_new_tokens, self.eos_id)
-        steps: queue.Queue = queue.Queue()
-        cancel, failure = threading.Event(), []
 
-        def on_step(step: Any) -> bool:
-            steps.put(step.token_id)
-            return cancel.is_set()  # True stops the decoding
+        def decode(emit, cancel: threading.Event) -> None:
+            def on_step(step: Any) -> bool:
+                emit(step.token_id)
+                return cancel.is_set()  # True stops the decoding
 
-        def work() -> None:
-            try:
-                with self.lock:
-                    self._generator(seed, request).generate_batch([start], callback=on_step, **options)
-            except BaseException as err:  # noqa: BLE001 - handed to the consumer below
-                failure.append(err)
-            finally:
-                steps.put(None)
+            with self.lock:
+                self._generator(seed, request).generate_batch([start], callback=on_step, **options)
 
-        thread = threading.Thread(target=work, name=f"ct2:{self.model_id}", daemon=True)
-        thread.start()
-        pieces = _TextPieces(self.tokenizer)
-        try:
-            while (token := steps.get()) is not None:
-                if piece := pieces.add(token):
-                    yield piece
-            if piece := pieces.end():
-                yield piece
-        finally:  # also on close(): stop generating for a consumer that has gone
-            cancel.set()
-            thread.join()
-        if failure:
-            _raise_from(failure[0])
+        return local.streamed_text(decode, self.tokenizer, f"ct2:{self.model_id}", _user_error)
 
     def batch_texts(self, prompts: Sequence[str], request: GenerationRequest, max_new_tokens: int,
                     seed: int | None) -> list[str]:
@@ -171,14 +127,12 @@ class Ct2Model:
                     results = self._generator(seed, request).generate_batch([rows[i] for i in group], **options)
                     out.update((i, r.sequences_ids[0]) for i, r in zip(group, results))
         except Exception as err:  # noqa: BLE001 - mapped or re-raised as it was
-            _raise_from(err)
+            local.raise_for_user(err, _user_error)
         return [self.tokenizer.decode(out[i], skip_special_tokens=True) for i in range(len(rows))]
 
 
-def _raise_from(err: BaseException) -> None:
-    if local.out_of_memory(err):
-        raise GenerationError(local.OOM_MESSAGE) from err
-    raise err
+def _user_error(err: BaseException) -> GenerationError | None:
+    return GenerationError(local.OOM_MESSAGE) if local.out_of_memory(err) else None
 
 
 def load(path: str | Path, tokenizer: Any, model_id: str = "", device: str | None = None) -> Ct2Model:
