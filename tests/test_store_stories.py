@@ -361,10 +361,13 @@ def test_export_bytes_unknown_format_is_refused(db, library):
 def test_export_keeps_the_order_given_and_carries_the_reviews_and_model_names(db, library):
     store.save_review(db, library["urge"], "sato", 4, tags=["natural"], comment="良い話")
     store.save_review(db, library["urge"], "ito", 2, tags=["too hard", "natural"], comment="")
-    order = [library["plain"], library["urge"], library["grasp"]]
-    rows = [json.loads(line) for line in store.export_bytes(db, "jsonl", ids=order,
-                                                             model_name=lambda m: f"name of {m}").splitlines()]
+    fast = store.save_story(db, analysed("urge"), Story(profile="aiko", source="generated", backend="ct2",
+                                                          model="model-a"))
+    order = [library["plain"], library["urge"], library["grasp"], fast]
+    names = lambda m, b: f"name of {m}" + (f" on {b}" if b else "")  # noqa: E731
+    rows = [json.loads(line) for line in store.export_bytes(db, "jsonl", ids=order, model_name=names).splitlines()]
     assert [r["id"] for r in rows] == order
+    assert rows[3]["model_name"] == "name of model-a on ct2"  # a model's engines stay apart
     urge = rows[1]
     assert (urge["reviews"], urge["rating"], urge["tags"], urge["comments"]) == \
         (2, 3.0, ["natural", "too hard"], "sato: 良い話")

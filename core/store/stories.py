@@ -238,11 +238,12 @@ def purge_deleted(db: Database, profile: str | None = None) -> int:
 
 
 def export_bytes(db: Database, fmt: str, f: StoryFilter = StoryFilter(), ids: Sequence[int] | None = None,
-                 model_name: Callable[[str], str] | None = None) -> bytes:
+                 model_name: Callable[[str, str], str] | None = None) -> bytes:
     """Stories (summary columns, text, targets and their reviews: count, mean rating, every tag,
     every comment) as CSV (UTF-8 with a BOM, so Excel keeps Japanese), XLSX, JSON lines or
     Parquet. With `ids`, those stories in that order (the order a page shows); else by id.
-    `model_name` adds each model's display name beside its id."""
+    `model_name(model, backend)` adds each model's display name beside its id (the engine's in it:
+    the Review desk compares a model's engines, and so can a spreadsheet)."""
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"Unknown export format {fmt!r}; use csv, xlsx, jsonl or parquet.")
     where, params = f.where()
@@ -261,9 +262,10 @@ def export_bytes(db: Database, fmt: str, f: StoryFilter = StoryFilter(), ids: Se
         f"AS comments FROM reviews GROUP BY story_id) r ON r.story_id = s.id WHERE {where} ORDER BY {order}",
         params)
     if model_name is not None:
-        models = [m or "" for m in table.column("model").to_pylist()]
-        lookup = {m: model_name(m) for m in set(models)}  # once per model, not per story
-        names = [lookup[m] for m in models]
+        keys = list(zip((m or "" for m in table.column("model").to_pylist()),
+                        (b or "" for b in table.column("backend").to_pylist())))
+        lookup = {k: model_name(*k) for k in set(keys)}  # once per model and engine, not per story
+        names = [lookup[k] for k in keys]
         table = table.add_column(table.schema.get_field_index("model") + 1, "model_name", [names])
     return _encode(table, fmt)
 
