@@ -115,7 +115,7 @@ def test_admin_sets_ct2_and_sees_the_conversion_run_then_finish(promoted, monkey
     assert registry.engine_of(registry.promoted()[0]) == "ct2"
     assert "tiny · ct2 int8" in [m.name for m in registry.for_students()]
     row = promoted_table(at).loc["tiny"]
-    assert (row["engine"], row["CTranslate2 copy"]) == ("CTranslate2 int8", "converting")
+    assert (row["engine"], row["CTranslate2 copy"]) == ("ct2 int8", "converting")
     assert any(i.value.startswith("Converting “tiny” for CTranslate2 (") for i in at.info)  # the live part
     assert any("the first story written with this model waits for the conversion" in c.value for c in at.caption)
 

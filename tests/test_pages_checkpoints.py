@@ -364,7 +364,7 @@ def test_promote_on_ct2_converts_it_in_the_background(good_checkpoint, monkeypat
     assert progress["state"] == "done"
     at.run()
     promoted = next(d.value for d in at.dataframe if "folder" in d.value.columns)
-    assert list(zip(promoted["engine"], promoted["CTranslate2 copy"])) == [("CTranslate2 int8", "ready")]
+    assert list(zip(promoted["engine"], promoted["CTranslate2 copy"])) == [("ct2 int8", "ready")]
 
 
 # --- evaluating in the background ---------------------------------------------------------

@@ -185,7 +185,7 @@ def _promoted_table(entries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{
         "name": e["name"], "run": e.get("run", ""), "checkpoint": e.get("checkpoint", ""),
         "format": e.get("prompt_format", ""), "default": "yes" if e.get("default") else "",
-        "engine": checkpoints_engine.ENGINE_NAMES[registry.engine_of(e)],
+        "engine": registry.ENGINE_LABELS.get(registry.engine_of(e), "transformers"),  # as the model list says
         "CTranslate2 copy": checkpoints_engine.copy_label(e),
         "folder": ("copy" if e.get("copied") else "checkpoint") if registry.promoted_present(e) else "missing",
         "promoted": datetime.fromtimestamp(e.get("promoted_at") or 0).strftime("%Y-%m-%d %H:%M"),
@@ -199,7 +199,8 @@ def promoted_section() -> None:
         st.caption("No promoted models yet. A promoted checkpoint appears in the Generate page's model list "
                    "under its name.")
         return
-    st.dataframe(_promoted_table(entries), hide_index=True, key="ck_promoted")
+    narrow = {c: st.column_config.TextColumn(width="small") for c in ("run", "format", "default", "folder", "by")}
+    st.dataframe(_promoted_table(entries), hide_index=True, key="ck_promoted", column_config=narrow)
     if any(not registry.promoted_present(e) for e in entries):
         st.caption("A missing folder was deleted after promotion (a checkpoint promoted without a copy); "
                    "students no longer see that model.")
