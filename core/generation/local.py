@@ -41,9 +41,11 @@ def encode(tokenizer, prompt: str) -> list[int]:
 
 def check_context(model_id: str, context: int | None, prompt_tokens: int, max_new_tokens: int) -> None:
     if context and prompt_tokens + max_new_tokens > context:
+        from core.generation.registry import display_name  # its name as the page lists it, not a server path
+
         raise GenerationError(
             f"The prompt ({prompt_tokens} tokens) and max new tokens ({max_new_tokens}) exceed "
-            f"{model_id}'s context of {context} tokens; set max new tokens to at most "
+            f"{display_name(model_id) or model_id}'s context of {context} tokens; set max new tokens to at most "
             f"{max(context - prompt_tokens, 0)}.")
 
 
@@ -194,7 +196,9 @@ class LocalBackend:
         yield from engine.stream_text(second, request, second_tokens, next_seed(request.seed))
 
     def finish(self, request: GenerationRequest, text: str) -> Draft:
-        story = prompts.trim_to_sentence(text.lstrip())
+        # A byte-level model can write bytes that are no UTF-8 character (decoded as U+FFFD):
+        # they are not text, and a student should not read them as part of a story.
+        story = prompts.trim_to_sentence(text.replace("\ufffd", "").lstrip())
         warning = ""
         if len(story) < request.min_chars:
             warning = (f"The story has {len(story)} characters, fewer than the {request.min_chars} asked for; "
