@@ -386,3 +386,9 @@ def test_each_format_is_prompted_with_the_premise_as_it_can_take_it(tiny, monkey
     else:  # v2: the first half through the trained 【前情提要】 line; the second half as trained
         assert seen[0] == prompts.published_v2_second(req, continues + premise)
         assert seen[1] == prompts.published_v2_second(req, summary_of(text.split("\n\n", 1)[0]))
+
+
+def test_a_finished_story_drops_bytes_that_are_no_character():
+    """A byte-level model's stray bytes decode as U+FFFD; the saved story leaves them out."""
+    draft = local.LocalBackend("any", "own").finish(request(min_chars=0), "彼は\ufffd静かに笑った。\ufffd\ufffdそして")
+    assert draft.text == "彼は静かに笑った。"
