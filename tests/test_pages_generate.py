@@ -54,6 +54,10 @@ def test_generate_with_pasted_words_shows_and_keeps_the_story(app):
     from views.common import _database
     rows = store.list_stories(_database(str(settings.paths().db)), store.StoryFilter(profile="hana"))
     assert len(rows) == 1 and rows[0]["source"] == "generated" and rows[0]["coverage"] == 1.0
+    # hana has marked no word known: the score card's hint, not a coverage of function words only
+    assert not any(m.value.startswith("**Your coverage of this story**") for m in app.markdown)
+    from core.coverage import NO_KNOWN_WORDS
+    assert any(c.value == NO_KNOWN_WORDS for c in app.caption)
 
 
 def test_random_sample_of_a_level_draws_words(app):

@@ -16,6 +16,7 @@ from core.generation.base import GENRES, PREMISE_MAX, STYLES, GenerationError, G
 from core.generation.prompts import PREMISE_NOTES
 from core.jobs import FROM_MY_WORDS, continue_story
 from core.render import DEFAULT_LEVELS
+from core.store.coverage import has_known_words
 from core.vocab import LEVELS
 from core.wordlists import typed_words
 from core.auth import Role, role_allows
@@ -238,8 +239,11 @@ def plot_result(job: dict, params: dict) -> None:
 
 def personal_result(personal: dict | None, plan: dict | None) -> None:
     """The open profile's real coverage of the new story and its new words; for a story from
-    the student's words, the prediction beside it and the words that entered learning."""
-    if not personal:
+    the student's words, the prediction beside it and the words that entered learning. A
+    profile that has marked no word known sees the score card's hint instead: its coverage
+    would count only the function words."""
+    db, name = database(), profile()
+    if not personal or not (plan or (db is not None and name and has_known_words(db, name))):
         return
     predicted = f" (predicted {100 * (1 - plan['predicted_miss']):.1f}%)" if plan else ""
     st.markdown(f"**Your coverage of this story**: {100 * personal['known']:.1f}% known running words"
