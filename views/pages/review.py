@@ -152,7 +152,8 @@ def _charts(df: pd.DataFrame, aggs: pd.DataFrame) -> None:
                  column_config={"mean_density": st.column_config.NumberColumn("Mean density", format="%.2f%%"),
                                 "median_density": st.column_config.NumberColumn("Median density",
                                                                                 format="%.2f%%"),
-                                "mean_rating": "Mean rating"})
+                                "mean_unique_n1": "Mean unique N1 words", "mean_length": "Mean length (chars)",
+                                "model": "Model", "stories": "Stories", "mean_rating": "Mean rating"})
     if aggs["engine"].astype(bool).any():
         st.caption("A model's stories written by the CTranslate2 int8 engine are counted apart from its "
                    "transformers stories (“· ct2 int8”), so the two engines can be compared.")
