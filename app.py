@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.auth import Role, role_allows
+from core.i18n import _
 from views.sidebar import sidebar
 
 
@@ -23,13 +24,13 @@ with st.sidebar:
     role = sidebar()
 
 pages = [
-    st.Page("views/pages/reader.py", title="Reader", icon="📖", default=True),  # served at /
-    st.Page("views/pages/generate.py", title="Generate", icon="✍️", url_path="generate"),
-    st.Page("views/pages/library.py", title="Library", icon="📚", url_path="library"),
-    st.Page("views/pages/wordlists.py", title="Word lists", icon="🗂️", url_path="wordlists"),
-    st.Page("views/pages/study.py", title="Study", icon="🔁", url_path="study"),
-    restricted(role, "views/pages/review.py", "Review", "🧑‍🏫", "review", Role.TEACHER),
-    restricted(role, "views/pages/training.py", "Training", "🏋️", "training", Role.ADMIN),
-    restricted(role, "views/pages/checkpoints.py", "Checkpoints", "🏁", "checkpoints", Role.ADMIN),
+    st.Page("views/pages/reader.py", title=_("Reader"), icon="📖", default=True),  # served at /
+    st.Page("views/pages/generate.py", title=_("Generate"), icon="✍️", url_path="generate"),
+    st.Page("views/pages/library.py", title=_("Library"), icon="📚", url_path="library"),
+    st.Page("views/pages/wordlists.py", title=_("Word lists"), icon="🗂️", url_path="wordlists"),
+    st.Page("views/pages/study.py", title=_("Study"), icon="🔁", url_path="study"),
+    restricted(role, "views/pages/review.py", _("Review"), "🧑‍🏫", "review", Role.TEACHER),
+    restricted(role, "views/pages/training.py", _("Training"), "🏋️", "training", Role.ADMIN),
+    restricted(role, "views/pages/checkpoints.py", _("Checkpoints"), "🏁", "checkpoints", Role.ADMIN),
 ]
 st.navigation(pages).run()

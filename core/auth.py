@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from core import settings
+from core.i18n import N_
 
 ALGORITHM = "pbkdf2_sha256"
 DEFAULT_ITERATIONS = 240_000
 SALT_BYTES = 16
 ENV_HASHES = {"teacher": "NONESTORY_TEACHER_PASSWORD_HASH", "admin": "NONESTORY_ADMIN_PASSWORD_HASH"}
-WRONG = "Wrong name or password."
+WRONG = N_("Wrong name or password.")  # translated where shown
 
 
 class AuthError(Exception):

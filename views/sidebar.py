@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import store
+from core import i18n, store
 from core.auth import WRONG, Role, accounts, authenticate, role_allows
+from core.i18n import LANGUAGES, _
 from core.store import students, study
 from views.common import database, flash
 
@@ -32,8 +33,8 @@ def require_role(needed: Role) -> None:
     """Stops the page (after a warning) unless the session's role allows `needed`."""
     if role_allows(current_role(), needed):
         return
-    who = "admins" if needed is Role.ADMIN else "teachers"
-    st.warning(f"This page is for {who}. Sign in from the sidebar.")
+    st.warning(_("This page is for admins. Sign in from the sidebar.") if needed is Role.ADMIN
+               else _("This page is for teachers. Sign in from the sidebar."))
     st.stop()
 
 
@@ -64,19 +65,19 @@ def _sign_out() -> None:
 
 
 def _signin_form() -> None:
-    with st.expander("Teacher / admin sign-in"):
+    with st.expander(_("Teacher / admin sign-in")):
         if not accounts():
-            st.caption("No teacher or admin accounts yet. Run `python -m core auth hash` and paste "
-                       "what it shows into `.streamlit/secrets.toml`, then reload.")
+            st.caption(_("No teacher or admin accounts yet. Run `python -m core auth hash` and paste "
+                         "what it shows into `.streamlit/secrets.toml`, then reload."))
             return
         # A form, so Enter in the password field signs in and typing does not rerun the page.
         with st.form("signin", border=False):
-            st.text_input("Name", key="signin_name", autocomplete="username")
-            st.text_input("Password", key="signin_password", type="password",
+            st.text_input(_("Name"), key="signin_name", autocomplete="username")
+            st.text_input(_("Password"), key="signin_password", type="password",
                           autocomplete="current-password")
-            st.form_submit_button("Sign in", key="signin_go", on_click=_sign_in)
+            st.form_submit_button(_("Sign in"), key="signin_go", on_click=_sign_in)
         if st.session_state.pop(_FAILED, False):
-            st.error(WRONG)  # the same words for an unknown name, so names cannot be probed
+            st.error(_(WRONG))  # the same words for an unknown name, so names cannot be probed
 
 
 # Reopen tokens (core.store.students) in session cookies; never a name, passphrase or password.
@@ -101,6 +102,7 @@ def _reopen_from_cookies() -> None:
     name = students.profile_for_token(db, profile_token) if not state.get("profile") else ""
     if name:
         state["profile"], state["_profile_token"] = name, profile_token
+        _adopt_language(db, name)
     account = accounts().get(students.account_for_token(db, staff_token)) if not state.get("user") else None
     if account is not None:
         state["role"], state["user"], state["_staff_token"] = account.role.value, account.name, staff_token
@@ -122,6 +124,7 @@ def _open_profile() -> None:
     state["profile"], state["_profile_token"] = name.strip(), token
     state.setdefault(_COOKIE_JS, {})[_COOKIE] = token
     state["profile_name"] = ""
+    _adopt_language(db, name.strip())
 
 
 def _close_profile() -> None:
@@ -148,16 +151,51 @@ def _write_cookies() -> None:
 
 
 _PROFILE_ERROR = "_profile_error"
+LANGUAGE = "ui_language"  # the session's interface language (a key of core.i18n.LANGUAGES)
+
+
+def use_language() -> str:
+    """Set this run's interface language: the session's choice, else the open profile's, else
+    the browser's preferred language where NoneStory speaks it, else English."""
+    state = st.session_state
+    if state.get(LANGUAGE) not in LANGUAGES:
+        db, name = database(), state.get("profile", "")
+        kept = students.language_of(db, name) if db is not None and name else ""
+        state[LANGUAGE] = kept or i18n.normalize(st.context.locale) or i18n.DEFAULT
+    return i18n.set_language(state[LANGUAGE])
+
+
+def _adopt_language(db: store.Database, name: str) -> None:
+    """A profile that was opened brings the language it chose (none: the session's stays)."""
+    kept = students.language_of(db, name)
+    if kept:
+        st.session_state[LANGUAGE] = kept
+        i18n.set_language(kept)
+
+
+def _keep_language() -> None:
+    """The picker's callback: use the language now and keep it with the open profile."""
+    code = st.session_state[LANGUAGE]
+    i18n.set_language(code)
+    db, name = database(), st.session_state.get("profile", "")
+    if db is not None and name:
+        students.set_language(db, name, code)
+
+
+def _language_picker() -> None:
+    # Each language's name in itself, so a reader finds theirs whatever language the page is in.
+    st.selectbox(":material/translate: " + _("Language"), list(LANGUAGES), format_func=LANGUAGES.get,
+                 key=LANGUAGE, on_change=_keep_language)
 
 
 def _profile_form() -> None:
     with st.form("profile_open", border=False):
-        st.text_input("Profile name", key="profile_name", placeholder="e.g. hana",
-                      help="Your stories and words are kept under this name.")
-        st.text_input("Passphrase", key="profile_passphrase", type="password",
-                      help="Needed if your profile has one. For a new profile, type one to protect it "
-                           "(at least 4 characters) or leave it empty.")
-        st.form_submit_button("Open profile", key="profile_go", on_click=_open_profile)
+        st.text_input(_("Profile name"), key="profile_name", placeholder=_("e.g. hana"),
+                      help=_("Your stories and words are kept under this name."))
+        st.text_input(_("Passphrase"), key="profile_passphrase", type="password",
+                      help=_("Needed if your profile has one. For a new profile, type one to protect it "
+                             "(at least {count} characters) or leave it empty.").format(count=students.MIN_PASSPHRASE))
+        st.form_submit_button(_("Open profile"), key="profile_go", on_click=_open_profile)
     error = st.session_state.pop(_PROFILE_ERROR, None)
     if error:
         st.error(error)
@@ -175,24 +213,24 @@ def _change_passphrase() -> None:
     except store.StoreError as exc:
         state["_pp_msg"] = ("error", str(exc))
         return
-    state["_pp_msg"] = ("success", "Passphrase saved: you will need it to open this profile.")
+    state["_pp_msg"] = ("success", _("Passphrase saved: you will need it to open this profile."))
 
 
 def _open_profile_panel(name: str) -> None:
-    st.markdown(f"Profile: **{name}**")
+    st.markdown(_("Profile: **{name}**").format(name=name))
     db = database()
     due = study.due_count(db, name) if db is not None else 0
     if due:
-        st.caption(f"Study: {due:,} due")
+        st.caption(_("Study: {count} due").format(count=i18n.number(due)))
     protected = db is not None and students.has_passphrase(db, name)
-    with st.expander("Change passphrase" if protected else "Protect with a passphrase"):
+    with st.expander(_("Change passphrase") if protected else _("Protect with a passphrase")):
         with st.form("profile_passphrase_form", border=False):
             if protected:
-                st.text_input("Current passphrase", key="pp_current", type="password")
-            st.text_input("New passphrase", key="pp_new", type="password")
-            st.form_submit_button("Save passphrase", key="pp_go", on_click=_change_passphrase)
+                st.text_input(_("Current passphrase"), key="pp_current", type="password")
+            st.text_input(_("New passphrase"), key="pp_new", type="password")
+            st.form_submit_button(_("Save passphrase"), key="pp_go", on_click=_change_passphrase)
         flash("_pp_msg")
-    st.button("Close profile", key="profile_close", on_click=_close_profile)
+    st.button(_("Close profile"), key="profile_close", on_click=_close_profile)
 
 
 def _reset_student_passphrase() -> None:
@@ -205,16 +243,16 @@ def _reset_student_passphrase() -> None:
     except store.StoreError as exc:
         state["_reset_msg"] = ("error", str(exc))
         return
-    state["_reset_msg"] = ("success", f"{state['reset_name'].strip()} can open their profile without a "
-                                      f"passphrase now, and set a new one.")
+    state["_reset_msg"] = ("success", _("{name} can open their profile without a passphrase now, and set a "
+                                        "new one.").format(name=state["reset_name"].strip()))
     state["reset_name"] = ""
 
 
 def _reset_form() -> None:
-    with st.expander("Reset a student's passphrase"):
+    with st.expander(_("Reset a student's passphrase")):
         with st.form("passphrase_reset", border=False):
-            st.text_input("Student's profile name", key="reset_name")
-            st.form_submit_button("Reset passphrase", key="reset_go", on_click=_reset_student_passphrase)
+            st.text_input(_("Student's profile name"), key="reset_name")
+            st.form_submit_button(_("Reset passphrase"), key="reset_go", on_click=_reset_student_passphrase)
         flash("_reset_msg")
 
 
@@ -222,6 +260,7 @@ def sidebar() -> Role:
     """Draws the sidebar (call inside `with st.sidebar:`) and returns the current role. No
     other student's profile is ever listed: a profile opens by its name and passphrase."""
     _reopen_from_cookies()
+    use_language()
     name = st.session_state.get("profile", "")
     if name:
         _open_profile_panel(name)
@@ -231,8 +270,10 @@ def sidebar() -> Role:
     if role is Role.STUDENT:
         _signin_form()
     else:
-        st.caption(f"Signed in as {st.session_state['user']} ({role.value})")
-        st.button("Sign out", key="signout", on_click=_sign_out)
+        st.caption((_("Signed in as {user} (teacher)") if role is Role.TEACHER
+                    else _("Signed in as {user} (admin)")).format(user=st.session_state["user"]))
+        st.button(_("Sign out"), key="signout", on_click=_sign_out)
         _reset_form()
+    _language_picker()
     _write_cookies()
     return role

@@ -215,6 +215,10 @@ MIGRATIONS: list[str] = [
         duration_ms INTEGER
     );
     """,
+    # 7: the interface language a student chose, kept with the profile ('' = the browser's).
+    """
+    ALTER TABLE profiles ADD COLUMN language VARCHAR NOT NULL DEFAULT '';
+    """,
 ]
 
 

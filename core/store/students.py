@@ -13,28 +13,29 @@ import hashlib
 import secrets
 
 from core.auth import hash_password, verify_password
+from core.i18n import LANGUAGES, N_, _
 from core.store.db import Database, StoreError
 
 MAX_NAME = 40
 MIN_PASSPHRASE = 4
 TOKEN_HOURS = 12
-WRONG_PASSPHRASE = "That profile has a passphrase, and this is not it."
+WRONG_PASSPHRASE = N_("That profile has a passphrase, and this is not it.")
 
 
 def check_profile_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise StoreError("Type a profile name.")
+        raise StoreError(_("Type a profile name."))
     if len(name) > MAX_NAME:
-        raise StoreError(f"A profile name can be at most {MAX_NAME} characters.")
+        raise StoreError(_("A profile name can be at most {count} characters.").format(count=MAX_NAME))
     if any(ord(c) < 32 for c in name):
-        raise StoreError("A profile name cannot contain control characters.")
+        raise StoreError(_("A profile name cannot contain control characters."))
     return name
 
 
 def _check_passphrase(passphrase: str) -> str:
     if len(passphrase) < MIN_PASSPHRASE:
-        raise StoreError(f"A passphrase needs at least {MIN_PASSPHRASE} characters.")
+        raise StoreError(_("A passphrase needs at least {count} characters.").format(count=MIN_PASSPHRASE))
     return passphrase
 
 
@@ -50,7 +51,7 @@ def open_profile(db: Database, name: str, passphrase: str = "") -> bool:
     stored = db.scalar("SELECT passphrase_hash FROM profiles WHERE name = ?", [name])
     if stored:
         if not verify_password(passphrase, stored):
-            raise StoreError(WRONG_PASSPHRASE)
+            raise StoreError(_(WRONG_PASSPHRASE))
         return True
     if passphrase:
         _store_hash(db, name, hash_password(_check_passphrase(passphrase)))
@@ -70,7 +71,7 @@ def reset_passphrase(db: Database, name: str) -> None:
     passphrase until its student sets a new one; browsers where it was open are closed."""
     name = check_profile_name(name)
     if not db.scalar("SELECT count(*) FROM profiles WHERE name = ? AND passphrase_hash <> ''", [name]):
-        raise StoreError(f'The profile "{name}" has no passphrase to reset.')
+        raise StoreError(_('The profile "{name}" has no passphrase to reset.').format(name=name))
     with db.transaction() as con:
         con.execute("UPDATE profiles SET passphrase_hash = '' WHERE name = ?", [name])
         con.execute("DELETE FROM profile_tokens WHERE profile = ?", [name])
@@ -123,3 +124,16 @@ def learners(db: Database) -> list[str]:
     return [r[0] for r in db.execute(
         "SELECT profile FROM stories WHERE profile <> '' AND deleted_at IS NULL "
         "UNION SELECT profile FROM word_state_log UNION SELECT profile FROM review_log ORDER BY 1")]
+
+
+def language_of(db: Database, name: str) -> str:
+    """The interface language `name` chose ('' = none: the browser's is used)."""
+    return db.scalar("SELECT language FROM profiles WHERE name = ?", [name]) or ""
+
+
+def set_language(db: Database, name: str, code: str) -> None:
+    """Keep `code` (a key of core.i18n.LANGUAGES, or '' for the browser's) as `name`'s language."""
+    if code and code not in LANGUAGES:
+        raise StoreError(_("Unknown language {code!r}; use one of {codes}.").format(code=code, codes=", ".join(LANGUAGES)))
+    db.execute("INSERT INTO profiles (name, language) VALUES (?, ?) "
+               "ON CONFLICT (name) DO UPDATE SET language = excluded.language", [name, code])
