@@ -3,9 +3,9 @@ looked up in the gettext catalogue of the language in use (`locales/<lang>/LC_ME
 nonestory.po`, compiled to .mo by `make`), and numbers and dates are written by Babel in that
 language's way.
 
-The language in use is a context variable: the app sets it at the start of each script run
-(from the session, kept per profile, else the browser's), the command line from NONESTORY_LANG
-or the system's locale. A message with no translation, or a language whose catalogue is not
+The language in use is the one a context set (the command line, from NONESTORY_LANG or the
+system's locale; a test's `with language(...)`), else what the app's resolver says: the
+browser session's choice (kept per profile, else the browser's own language). A message with no translation, or a language whose catalogue is not
 compiled, falls back to the English text itself, which is also the message id.
 
 This module imports neither streamlit nor the store, so core, the command line and tests use it.
@@ -16,7 +16,7 @@ import contextvars
 import functools
 import gettext
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -31,7 +31,9 @@ DEFAULT = "en"
 # Traditional characters are written in these regions unless the tag says otherwise.
 _HANT_REGIONS = {"TW", "HK", "MO"}
 
-_current: contextvars.ContextVar[str] = contextvars.ContextVar("nonestory_language", default=DEFAULT)
+# The language set for this context (a test's block, the command line); None = ask the resolver.
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("nonestory_language", default=None)
+_resolver: Callable[[], str | None] | None = None
 
 
 def normalize(tag: str | None) -> str | None:
@@ -49,13 +51,25 @@ def normalize(tag: str | None) -> str | None:
     return lang if lang in LANGUAGES else None
 
 
+def use_resolver(resolver: Callable[[], str | None] | None) -> None:
+    """Where the language comes from when no context set one: the app registers a function
+    reading the browser session's choice, so every message of a session's script run, its
+    widget callbacks and fragments included, is in that session's language, while other
+    sessions and background threads are not affected."""
+    global _resolver
+    _resolver = resolver
+
+
 def current() -> str:
-    return _current.get()
+    code = _current.get()
+    if code is None and _resolver is not None:
+        code = normalize(_resolver())
+    return code or DEFAULT
 
 
 def set_language(code: str | None) -> str:
-    """Use `code` (any tag normalize understands) from now on in this context; English for an
-    unknown one. Returns the code in use."""
+    """Use `code` (any tag normalize understands) from now on in this context (the command
+    line, a worker); English for an unknown one. Returns the code in use."""
     code = normalize(code) or DEFAULT
     _current.set(code)
     return code
@@ -66,7 +80,7 @@ def language(code: str | None) -> Iterator[str]:
     """Use `code` inside the block only (a test, a message written for another reader)."""
     token = _current.set(normalize(code) or DEFAULT)
     try:
-        yield _current.get()
+        yield current()
     finally:
         _current.reset(token)
 
@@ -96,12 +110,13 @@ def reload() -> None:
 
 def _(message: str) -> str:
     """`message` in the language in use. Placeholders are named ({count}, {name}) and filled
-    after translation with .format, so a translator can move them."""
-    return translations(_current.get()).gettext(message)
+    after translation with .format, so a translator can move them. An empty message stays
+    empty (gettext would give the catalogue's header)."""
+    return translations(current()).gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(_current.get()).ngettext(singular, plural, n)
+    return translations(current()).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:

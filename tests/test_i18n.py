@@ -25,14 +25,22 @@ APP = str(ROOT / "app.py")
 TRANSLATED = [c for c in i18n.LANGUAGES if c != i18n.DEFAULT]
 
 
-def code_messages() -> set[str]:
-    """The message ids `make messages` extracts, by Babel's own extractor and babel.cfg."""
+def _extracted() -> list:
     with (ROOT / "babel.cfg").open(encoding="utf-8") as f:
         method_map, options_map = parse_mapping_cfg(f)
-    found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), method_map, options_map):
-        found.update(message if isinstance(message, tuple) else (message,))
-    return found - {""}
+    return [message for _file, _line, message, _comments, _context
+            in extract_from_dir(str(ROOT), method_map, options_map)]
+
+
+def code_messages() -> set[str]:
+    """The message ids `make messages` extracts, by Babel's own extractor and babel.cfg (a
+    plural message by its singular, as gettext keys it)."""
+    return {m[0] if isinstance(m, tuple) else m for m in _extracted()} - {""}
+
+
+def code_texts() -> set[str]:
+    """Every English text of the code's messages, plural forms included."""
+    return {t for m in _extracted() for t in (m if isinstance(m, tuple) else (m,))} - {""}
 
 
 def catalogue(code: str):
@@ -107,15 +115,15 @@ def test_errors_from_the_store_are_in_the_language_in_use(tmp_path):
 
 # -- the app, walked in each language ----------------------------------------------------------
 
+def _pattern(text: str) -> re.Pattern:
+    """What `text` reads as once its placeholders are filled."""
+    return re.compile(".+?".join(re.escape(p) for p in re.split(r"\{[^{}]*\}", text)), re.S)
+
+
 def _patterns(code: str) -> list[re.Pattern]:
-    """Every message of `code`'s catalogue as a pattern its formatted text matches."""
-    out = []
-    for m in catalogue(code):
-        if m.id:
-            text = m.string if code != i18n.DEFAULT else m.id
-            parts = re.split(r"\{[^{}]*\}", text)
-            out.append(re.compile(".+?".join(re.escape(p) for p in parts), re.S))
-    return out
+    """Every message of `code`'s catalogue (each plural form) as a pattern its formatted text matches."""
+    return [_pattern(t) for m in catalogue(code) if m.id
+            for t in (m.string if isinstance(m.string, tuple) else (m.string,))]
 
 
 def _sidebar_texts(at: AppTest) -> list[str]:
@@ -131,11 +139,7 @@ def _sidebar_texts(at: AppTest) -> list[str]:
 
 
 def _english_catalogue() -> list[re.Pattern]:
-    out = []
-    for message in code_messages():
-        parts = re.split(r"\{[^{}]*\}", message)
-        out.append(re.compile(".+?".join(re.escape(p) for p in parts), re.S))
-    return out
+    return [_pattern(t) for t in code_texts()]
 
 
 def _walk(role: str, code: str) -> AppTest:
@@ -186,3 +190,66 @@ def test_a_profile_keeps_the_language_it_chose(staff):
     again.text_input(key="profile_name").input("mei")
     again.button(key="profile_go").click().run()
     assert again.button(key="profile_close").label == "關閉檔案"
+
+
+# -- every page, as each role, in each language ------------------------------------------------
+
+PAGES = {"student": ["reader.py", "generate.py", "library.py", "wordlists.py", "study.py"],
+         "teacher": ["reader.py", "review.py", "wordlists.py"],
+         "admin": ["training.py", "checkpoints.py", "review.py"]}
+_LABELLED = ("button", "text_input", "text_area", "selectbox", "multiselect", "radio", "checkbox", "toggle",
+             "slider", "number_input", "expander", "tab", "metric", "download_button", "date_input")
+_VALUED = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+
+
+def _main_texts(at: AppTest) -> list[str]:
+    """What a person reads in the page (not the sidebar): headings, text, messages, labels, help."""
+    texts = []
+    for kind in _LABELLED:
+        for e in at.main.get(kind):
+            texts += [getattr(e, "label", "") or "", getattr(e, "help", "") or ""]
+    for kind in _VALUED:
+        texts += [str(e.value) for e in at.main.get(kind)]
+    return [t for t in texts if t and not t.lstrip().startswith("<")]
+
+
+@pytest.fixture
+def some_data():
+    """A story of hana's and a class word list, so the pages show their tables and forms."""
+    from core.analysis import analyze
+    from core.wordlists import ListWord
+
+    db = store.Database(settings.paths().db)
+    store.save_story(db, analyze("部長は状況を把握し、部下に報告を促した。"), store.Story(profile="hana", title="朝"))
+    store.save_word_list(db, "class-a", [ListWord("把握", ("把握",), "はあく", ("grasp",), 2)])
+    db.close()
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+@pytest.mark.parametrize("role", list(PAGES))
+def test_every_page_shows_only_catalogue_text(staff, some_data, role, code):
+    patterns = _patterns(code)
+    with i18n.language(code):  # AppTest formats option labels in this thread
+        at = _walk(role, code)
+        for page in PAGES[role]:
+            at.switch_page(f"views/pages/{page}").run()
+            assert not at.exception, (page, at.exception)
+            shown = _main_texts(at)
+            assert shown, page
+            stray = [t for t in shown if not _from_catalogue(t, patterns)]
+            assert not stray, f"{page} as {role} in {code} shows text that is not in the catalogue: {stray}"
+
+
+DATA = {"hana", "class-a", "admin", "teacher"}  # what some_data and the roles put on the pages
+
+
+def _from_catalogue(text: str, patterns: list[re.Pattern]) -> bool:
+    """Whether `text` is a catalogue message (placeholders filled), or a list of them (a
+    Markdown bullet, lines, parts joined by " · "), or data: words without a Latin letter (the
+    stories' Japanese, drawn words, numbers and dates) or the names some_data gave."""
+    if any(p.fullmatch(text) for p in patterns):
+        return True
+    parts = [q.strip() for line in text.splitlines() for q in line.removeprefix("- ").split(" · ")]
+    if len(parts) > 1 or parts[0] != text:
+        return all(_from_catalogue(q, patterns) for q in parts if q)
+    return not re.search(r"[A-Za-z]", text) or text in DATA

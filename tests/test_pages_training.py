@@ -127,7 +127,7 @@ def test_page_through_app_below_admin_shows_only_the_prompt(role, monkeypatch):
     at.switch_page("views/pages/training.py").run()  # routed though not listed: a typed URL lands here
     assert not at.exception
     assert SIGN_IN in [w.value for w in at.warning]
-    assert not at.selectbox and not at.code and not at.get("plotly_chart")
+    assert not at.main.selectbox and not at.main.code and not at.main.get("plotly_chart")  # the sidebar has its own
 
 
 # --- a real run: start, watch, stop, resume --------------------------------------------------

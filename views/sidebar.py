@@ -12,6 +12,7 @@ from core import i18n, store
 from core.auth import WRONG, Role, accounts, authenticate, role_allows
 from core.i18n import LANGUAGES, _
 from core.store import students, study
+from views import LANGUAGE
 from views.common import database, flash
 
 _FAILED = "_signin_failed"  # set by the sign-in callback, shown (once) by the form
@@ -151,18 +152,16 @@ def _write_cookies() -> None:
 
 
 _PROFILE_ERROR = "_profile_error"
-LANGUAGE = "ui_language"  # the session's interface language (a key of core.i18n.LANGUAGES)
-
-
 def use_language() -> str:
-    """Set this run's interface language: the session's choice, else the open profile's, else
-    the browser's preferred language where NoneStory speaks it, else English."""
+    """The session's interface language, chosen now where it is not yet: the open profile's,
+    else the browser's preferred language where NoneStory speaks it, else English. Every
+    message of the session follows it (views/__init__.py)."""
     state = st.session_state
     if state.get(LANGUAGE) not in LANGUAGES:
         db, name = database(), state.get("profile", "")
         kept = students.language_of(db, name) if db is not None and name else ""
         state[LANGUAGE] = kept or i18n.normalize(st.context.locale) or i18n.DEFAULT
-    return i18n.set_language(state[LANGUAGE])
+    return state[LANGUAGE]
 
 
 def _adopt_language(db: store.Database, name: str) -> None:
@@ -170,16 +169,25 @@ def _adopt_language(db: store.Database, name: str) -> None:
     kept = students.language_of(db, name)
     if kept:
         st.session_state[LANGUAGE] = kept
-        i18n.set_language(kept)
 
 
 def _keep_language() -> None:
-    """The picker's callback: use the language now and keep it with the open profile."""
+    """The picker's callback: keep the language with the open profile."""
     code = st.session_state[LANGUAGE]
-    i18n.set_language(code)
     db, name = database(), st.session_state.get("profile", "")
     if db is not None and name:
         students.set_language(db, name, code)
+
+
+_HTML_LANG = {"en": "en", "zh_Hans": "zh-Hans", "zh_Hant": "zh-Hant", "ja": "ja"}
+
+
+def _mark_page_language() -> None:
+    """Tell the browser the page's language (<html lang>), so the fallback fonts after Streamlit's
+    Source Sans are the language's own: simplified or traditional Chinese, or Japanese, glyph
+    forms of the same characters. A story keeps lang="ja" on its own element (core.render)."""
+    tag = _HTML_LANG.get(st.session_state.get(LANGUAGE, ""), "en")
+    st.html(f"<script>document.documentElement.lang = '{tag}';</script>", unsafe_allow_javascript=True)
 
 
 def _language_picker() -> None:
@@ -275,5 +283,6 @@ def sidebar() -> Role:
         st.button(_("Sign out"), key="signout", on_click=_sign_out)
         _reset_form()
     _language_picker()
+    _mark_page_language()
     _write_cookies()
     return role
