@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import escape
 from itertools import groupby
 
 from core import vocab
 from core.analysis import Analysis, Match
+from core.i18n import _
+from core.meanings import Meaning
 from core.kana import has_kanji, hira, is_kana
 from core.tokens import END, MORPH, START, tokenize
 from core.vocab import LEVELS
@@ -34,7 +36,7 @@ STYLE = """
  max-width:min(20rem,80vw);padding:.45rem .6rem;border-radius:.4rem;background:#212529;color:#f8f9fa;
  font-size:.85rem;font-weight:400;line-height:1.45;white-space:normal;box-shadow:0 2px 8px rgba(0,0,0,.3)}
 .ns-w:hover .ns-tip,.ns-w:focus .ns-tip,.ns-w:focus-within .ns-tip{display:block}
-.ns-tip b{font-size:1rem}.ns-tip i{opacity:.85}
+.ns-tip b{font-size:1rem}.ns-tip i{opacity:.85}.ns-src{opacity:.7;font-size:.8em}
 rt{font-size:.6em;font-weight:400}
 ruby{ruby-align:center}
 .ns-legend{font-size:.85rem;margin:0 0 .4rem;color:#495057}
@@ -46,14 +48,20 @@ READ_ALL = "all"  # furigana mode: a reading over every word with kanji, whateve
 FURIGANA_MODES = (READ_ALL, *LEVELS)
 
 
-def render_text(analysis: Analysis, levels: Iterable[str] = LEVELS, furigana: bool | str = False) -> str:
+MeaningOf = Callable[[Match], Meaning]  # a word's meanings for the reader (core.meanings.Meanings.pick)
+
+
+def render_text(analysis: Analysis, levels: Iterable[str] = LEVELS, furigana: bool | str = False,
+                meaning: MeaningOf | None = None) -> str:
     """The text with the chosen levels (and every custom list and target) marked.
 
     `furigana`: False, none; True, readings over the marked words; a level ("N3"), readings over
     every word with kanji harder than that level, marked or not (a word on no JLPT level, 老舗,
     is harder than all of them); READ_ALL, over every word with kanji. The levels of unmarked
     words come from `analysis`, so it should hold every level's matches (analyze's default, as
-    the Reader's does); the rest of the text is tokenized here, only in those two modes."""
+    the Reader's does); the rest of the text is tokenized here, only in those two modes.
+    `meaning` gives each tooltip its meanings and names their source (default: the word's own,
+    unnamed)."""
     above = _mode(furigana)
     readings = _Readings(analysis.text, above) if above else None
     show = set(levels)
@@ -64,7 +72,7 @@ def render_text(analysis: Analysis, levels: Iterable[str] = LEVELS, furigana: bo
             continue
         parts.append(readings.between(pos, m.start) if readings else escape(text[pos:m.start]))
         wanted = bool(furigana) if readings is None else readings.wanted(m)
-        parts.append(_word(m, wanted) if marked else ruby(m.surface, m.ruby) if wanted else escape(m.surface))
+        parts.append(_word(m, wanted, meaning) if marked else ruby(m.surface, m.ruby) if wanted else escape(m.surface))
         pos = m.end
     parts.append(readings.between(pos, len(text)) if readings else escape(text[pos:]))
     return f'<div class="ns-text" lang="ja">{"".join(parts)}</div>'
@@ -123,7 +131,7 @@ class _Readings:
         return i < len(self.tokens) and self.ends[i] == pos and self.tokens[i][MORPH].pos2 == "数詞"
 
     def _token_wanted(self, i: int) -> bool:
-        surface, start, _, m = self.tokens[i]
+        surface, start, _end, m = self.tokens[i]
         if not m.kana or not has_kanji(surface) or m.pos1 in _NO_READING_POS or m.pos2 == "数詞" \
                 or m.person or surface in _UNSURE or self._after_number(start):
             return False  # names: UniDic's reading of 陽菜 is one guess of several
@@ -180,11 +188,14 @@ def legend(levels: Iterable[str], analysis: Analysis | None = None) -> str:
     chips = [(f"ns-{lv}", lv) for lv in show]
     matches = analysis.matches if analysis is not None else ()
     if any(on_lists(m) for m in matches):
-        chips.append(("ns-list", "custom list"))
+        chips.append(("ns-list", _("custom list")))
     if any("target" in m.lists for m in matches):
-        chips.append(("ns-none ns-target", "target word"))
+        chips.append(("ns-none ns-target", _("target word")))
     body = " ".join(f'<span class="ns-key {cls}">{escape(text)}</span>' for cls, text in chips)
-    return f'<div class="ns-legend" aria-label="Colour key">Colour key: {body}</div>' if chips else ""
+    if not chips:
+        return ""
+    name, key = escape(_("Colour key")), escape(_("Colour key: {keys}")).format(keys=body)
+    return f'<div class="ns-legend" aria-label="{name}">{key}</div>'
 
 
 def on_lists(m: Match) -> list[str]:
@@ -202,26 +213,29 @@ def shown(m: Match, levels: Iterable[str]) -> bool:
 def label(m: Match) -> str:
     """What a word is, for tooltips and tables: its lists, then its JLPT level (クラスA · N1)."""
     parts = on_lists(m) + ([m.level] if m.level in LEVELS else [])
-    return " · ".join(parts) or "target word"
+    return " · ".join(parts) or _("target word")
 
 
-def _word(m: Match, furigana: bool) -> str:
+def _word(m: Match, furigana: bool, meaning: MeaningOf | None = None) -> str:
     # A teacher's list is the more specific choice: its words wear the list colour even when
     # they are also JLPT words (the tooltip says both).
     kind = "list" if on_lists(m) else m.level if m.level in LEVELS else ""
     classes = f"ns-w ns-{kind or 'none'}" + (" ns-target" if "target" in m.lists else "")
     body = ruby(m.surface, m.ruby) if furigana else escape(m.surface)
     return (f'<span class="{classes}" tabindex="0" data-level="{escape(m.level)}" '
-            f'data-word="{escape(m.word)}">{body}{tooltip(m)}</span>')
+            f'data-word="{escape(m.word)}">{body}{tooltip(m, meaning)}</span>')
 
 
-def tooltip(m: Match) -> str:
+def tooltip(m: Match, meaning: MeaningOf | None = None) -> str:
     head = f"<b>{escape(m.word)}</b>"
     if m.reading and m.reading != hira(m.word):
         head += f"【{escape(m.reading)}】"
     lines = [f"{head} · {escape(label(m))}"]
-    if m.meanings:
-        lines.append(escape("; ".join(m.meanings[:4])))
+    got = meaning(m) if meaning is not None else None
+    meanings = got.meanings if got is not None else m.meanings
+    if meanings:
+        source = f' <small class="ns-src">· {escape(got.label())}</small>' if got is not None else ""
+        lines.append(escape("; ".join(meanings[:4])) + source)
     if m.entry.examples:
         ja, en = m.entry.examples[0]
         lines.append(f"<i>{escape(ja)}</i><br>{escape(en)}")
