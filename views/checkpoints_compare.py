@@ -11,9 +11,11 @@ import contextlib
 
 import streamlit as st
 
+from core import i18n
 from core.generation import pipeline, registry
 from core.generation.base import GENRES, STYLES, GenerationError, GenerationRequest
 from core.generation.loading import first_line
+from core.i18n import _, ngettext
 from core.render import DEFAULT_LEVELS, STYLE, render_text
 from core.wordlists import typed_words
 from views.panels import score_card
@@ -40,7 +42,8 @@ def _run_one(spec: registry.ModelSpec, request: GenerationRequest) -> dict:
     except GenerationError as err:
         return {"label": spec.name, "error": str(err)}
     except Exception as err:  # noqa: BLE001 - e.g. NaN weights inside torch: this column only
-        return {"label": spec.name, "error": f"{spec.name} could not write a story: {first_line(err)}"}
+        return {"label": spec.name, "error": _("{model} could not write a story: {error}").format(
+            model=spec.name, error=first_line(err))}
     return {"label": spec.name, "analysis": best.analysis, "repeat": best.repeat_rate,
             "warning": best.draft.warning, "seed": request.seed}
 
@@ -55,14 +58,15 @@ def _kept_loaded_only_for_now(spec: registry.ModelSpec):
 
 
 def _request() -> GenerationRequest | None:
-    words = st.text_input("Target words, comma-separated", "曖昧, 宿命, 吟味", key="ck_cmp_words")
+    words = st.text_input(_("Target words, comma-separated"), "曖昧, 宿命, 吟味", key="ck_cmp_words")
     c1, c2 = st.columns(2)
-    genres = c1.multiselect("Genres (two)", GENRES, default=["学園", "恋愛"], max_selections=2, key="ck_cmp_genres")
-    style = c2.radio("Style", STYLES, horizontal=True, key="ck_cmp_style")
+    genres = c1.multiselect(_("Genres (two)"), GENRES, default=["学園", "恋愛"], max_selections=2,
+                            key="ck_cmp_genres", placeholder=_("Choose…"))
+    style = c2.radio(_("Style"), STYLES, horizontal=True, key="ck_cmp_style")
     c3, c4, c5 = st.columns(3)
-    seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="ck_cmp_seed")
-    tokens = c4.number_input("Max new tokens", 8, 1500, 200, step=8, key="ck_cmp_tokens")
-    temperature = c5.slider("Temperature", 0.0, 1.5, 0.9, 0.05, key="ck_cmp_temperature")
+    seed = c3.number_input(_("Seed"), 0, 2**31 - 1, 0, key="ck_cmp_seed")
+    tokens = c4.number_input(_("Max new tokens"), 8, 1500, 200, step=8, key="ck_cmp_tokens")
+    temperature = c5.slider(_("Temperature"), 0.0, 1.5, 0.9, 0.05, key="ck_cmp_temperature")
     targets = tuple(typed_words(words))
     try:
         return GenerationRequest(targets=targets, genres=tuple(genres), style=style, max_new_tokens=int(tokens),
@@ -80,25 +84,28 @@ def _show(result: dict) -> None:
     a = result["analysis"]
     st.html(STYLE + render_text(a, levels=DEFAULT_LEVELS))
     score_card(a)
-    st.caption(f"Repeated sentences {result['repeat']:.0%} · seed {result['seed']}")
+    st.caption(_("Repeated sentences {share} · seed {seed}").format(share=i18n.percent(result["repeat"], 0),
+                                                                     seed=result["seed"]))
     if result["warning"]:
         st.caption(result["warning"])
 
 
 def section(rows: list[dict]) -> None:
-    st.subheader("Side by side")
+    st.subheader(_("Side by side"))
     options = model_options(rows)
-    picked = st.multiselect(f"Models ({MIN_MODELS} to {MAX_MODELS})", list(options), max_selections=MAX_MODELS,
-                            key="ck_cmp_models", placeholder="Checkpoints, promoted or published models")
+    picked = st.multiselect(_("Models ({min} to {max})").format(min=MIN_MODELS, max=MAX_MODELS), list(options),
+                            max_selections=MAX_MODELS, key="ck_cmp_models",
+                            placeholder=_("Checkpoints, promoted or published models"))
     request = _request()
     ready = request is not None and len(picked) >= MIN_MODELS
-    if st.button("Write with each model", key="ck_cmp_go", disabled=not ready):
-        with st.status(f"Writing with {len(picked)} models…") as status:
+    if st.button(_("Write with each model"), key="ck_cmp_go", disabled=not ready):
+        with st.status(ngettext("Writing with {count} model…", "Writing with {count} models…",
+                                len(picked)).format(count=len(picked))) as status:
             results = []
             for name in picked:
-                status.update(label=f"Writing with {name}…")
+                status.update(label=_("Writing with {model}…").format(model=name))
                 results.append(_run_one(options[name], request))
-            status.update(label="Done", state="complete")
+            status.update(label=_("Done"), state="complete")
         st.session_state[RESULTS] = results
     results = st.session_state.get(RESULTS) or []
     if results:

@@ -12,13 +12,26 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from core.i18n import N_, _
 from core.modelfolder import PROMPT_FORMATS
 from training import evaluate, runs
 
 
 METRICS = evaluate.METRICS  # the one registry of checkpoint metrics: columns, caption and charts follow it
 BEST = "best"  # the column naming the metrics a row is best at
-OK = "ok"
+OK = N_("ok")  # a row's integrity when the checkpoint verifies (the table shows it translated)
+# The registry's labels and descriptions (training.evaluate.METRICS), marked for the catalogue
+# here: the page shows them through _(). A metric added there shows in English until marked.
+METRIC_TEXTS = (
+    N_("val loss"), N_("mean loss per completion token on the validation split"),
+    N_("perplexity"), N_("exp(validation loss), capped at exp(50)"),
+    N_("N1 density"), N_("share of the sample stories' words that are N1"),
+    N_("coverage"), N_("share of each sample's target words it used"),
+    N_("distinct-2"), N_("unique character bigrams / all bigrams"),
+    N_("repeated"), N_("share of sentences that repeat an earlier one"),
+    N_("mean chars"), N_("mean length of a sample story in characters"),
+    N_("clean endings"), N_("share of samples that end at a sentence end"),
+)
 COLOURS = qualitative.Plotly
 
 
@@ -94,34 +107,40 @@ def best_rows(rows: list[dict]) -> dict[str, set[int]]:
 
 def metrics_table(rows: list[dict]) -> pd.DataFrame:
     """The table the page shows: a checkpoint per row, a column per metric, and `best` naming
-    the columns in which that row is the best (each metric's better end)."""
+    the columns in which that row is the best (each metric's better end). Column names stay
+    English (the page labels them); the cells a person reads are in the language in use."""
     best = best_rows(rows)
     table = []
     for i, r in enumerate(rows):
-        line = {"run": r["run"], "checkpoint": r["checkpoint"], "step": r["step"], "integrity": r["integrity"],
-                "evaluated": "yes" if r["evaluated"] else "no"}
+        line = {"run": r["run"], "checkpoint": r["checkpoint"], "step": r["step"],
+                "integrity": _(OK) if r["integrity"] == OK else r["integrity"],
+                "evaluated": _("yes") if r["evaluated"] else _("no")}
         line.update({m.label: _number(r.get(m.key)) for m in METRICS})
-        line[BEST] = ", ".join(m.label for m in METRICS if i in best.get(m.key, ()))
+        line[BEST] = ", ".join(_(m.label) for m in METRICS if i in best.get(m.key, ()))
         table.append(line)
     columns = ["run", "checkpoint", "step", "integrity", "evaluated", *(m.label for m in METRICS), BEST]
     return pd.DataFrame(table, columns=columns)
 
 
 def _listed(labels: list[str]) -> str:
-    """'a, b and c'."""
-    return f"{', '.join(labels[:-1])} and {labels[-1]}" if len(labels) > 1 else "".join(labels)
+    """'a, b and c', in the language in use."""
+    if len(labels) < 2:
+        return "".join(labels)
+    return _("{first} and {last}").format(first=_(", ").join(labels[:-1]), last=labels[-1])
 
 
 def best_caption() -> str:
     """Which end of each metric is better, in one sentence, from the registry."""
-    lower = [m.label for m in METRICS if m.better == "min"]
-    higher = [m.label for m in METRICS if m.better == "max"]
-    parts = []
+    lower = _listed([_(m.label) for m in METRICS if m.better == "min"])
+    higher = _listed([_(m.label) for m in METRICS if m.better == "max"])
+    if lower and higher:
+        return _("Best per column in green (lower is better for {lower}; higher for {higher}).").format(
+            lower=lower, higher=higher)
     if lower:
-        parts.append(f"lower is better for {_listed(lower)}")
+        return _("Best per column in green (lower is better for {lower}).").format(lower=lower)
     if higher:
-        parts.append(f"higher for {_listed(higher)}")
-    return f"Best per column in green ({'; '.join(parts)})."
+        return _("Best per column in green (higher is better for {higher}).").format(higher=higher)
+    return _("Best per column in green.")
 
 
 def formats() -> dict[str, str]:
@@ -131,12 +150,14 @@ def formats() -> dict[str, str]:
 
 def highlight_best(table: pd.DataFrame) -> pd.DataFrame:
     """Styler.apply(axis=None) input: a bold green cell where a row is best in that column, and
-    a red integrity cell for a checkpoint that does not verify."""
+    a red integrity cell for a checkpoint that does not verify. `best` and `integrity` are as
+    metrics_table wrote them, in the language in use."""
+    column = {_(m.label): m.label for m in METRICS}
     css = pd.DataFrame("", index=table.index, columns=table.columns)
     for i, marked in table[BEST].items():
         for name in filter(None, str(marked).split(", ")):
-            css.loc[i, name] = "background-color: #d4f4dd; font-weight: bold"
-    css.loc[table["integrity"] != OK, "integrity"] = "color: #b3261e"
+            css.loc[i, column.get(name, name)] = "background-color: #d4f4dd; font-weight: bold"
+    css.loc[table["integrity"] != _(OK), "integrity"] = "color: #b3261e"
     return css
 
 
@@ -149,12 +170,12 @@ def loss_figure(metrics: dict[str, list[dict]], log_y: bool = False) -> go.Figur
     run's colour."""
     fig = go.Figure()
     for i, (run, records) in enumerate(metrics.items()):
-        for key, dash, name in (("loss", "solid", run), ("eval_loss", "dash", f"{run} (eval)")):
+        for key, dash, name in (("loss", "solid", run), ("eval_loss", "dash", _("{run} (eval)").format(run=run))):
             points = [(r["step"], r[key]) for r in records if _finite(r.get(key)) is not None and "step" in r]
             if points:
                 fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
                                 legendgroup=run, line={"color": _colour(i), "dash": dash})
-    fig.update_layout(xaxis_title="step", yaxis_title="loss", height=380, margin={"t": 30, "b": 10},
+    fig.update_layout(xaxis_title=_("step"), yaxis_title=_("loss"), height=380, margin={"t": 30, "b": 10},
                       legend={"orientation": "h"})
     if log_y:
         fig.update_yaxes(type="log")
@@ -165,7 +186,7 @@ def metric_figure(rows: list[dict]) -> go.Figure:
     """One small chart per evaluation metric over steps, two abreast, a line per run; the grid
     grows with the registry."""
     grid = math.ceil(len(METRICS) / 2)
-    fig = make_subplots(rows=grid, cols=2, subplot_titles=[m.label for m in METRICS],
+    fig = make_subplots(rows=grid, cols=2, subplot_titles=[_(m.label) for m in METRICS],
                         vertical_spacing=min(0.09, 0.36 / grid))
     by_run: dict[str, list[dict]] = {}
     for r in rows:
@@ -178,5 +199,5 @@ def metric_figure(rows: list[dict]) -> go.Figure:
                             legendgroup=run, showlegend=j == 0, line={"color": _colour(i)},
                             row=j // 2 + 1, col=j % 2 + 1)
     fig.update_layout(height=225 * grid, margin={"t": 40, "b": 10}, legend={"orientation": "h"})
-    fig.update_xaxes(title_text="step", row=grid)
+    fig.update_xaxes(title_text=_("step"), row=grid)
     return fig

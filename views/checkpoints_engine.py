@@ -15,17 +15,20 @@ import time
 
 import streamlit as st
 
+from core import i18n
 from core.generation import ct2, registry
+from core.i18n import N_, _
 from training import jobs
 from views.common import flash
+from views.sidebar import use_language
 
 POLL_SECONDS = 2.0
 ENGINE_NAMES = {"hf": "transformers", "ct2": "CTranslate2 int8"}
-ENGINE_HELP = ("transformers runs the model as it was trained (exact, needed for training and evaluation); "
+ENGINE_HELP = N_("transformers runs the model as it was trained (exact, needed for training and evaluation); "
                "CTranslate2 int8 runs a converted 8-bit copy several times faster on a CPU (int8_float16 on a "
                "GPU), converted once in the background and again after the model changes.")
-COPY_STATES = {"ready": "ready", "running": "converting", "failed": "failed", "missing": "not converted",
-               "stale": "out of date", "unavailable": "not installed"}
+COPY_STATES = {"ready": N_("ready"), "running": N_("converting"), "failed": N_("failed"),
+               "missing": N_("not converted"), "stale": N_("out of date"), "unavailable": N_("not installed")}
 RESULT = "_ck_engine_result"
 
 
@@ -36,7 +39,7 @@ def conversion(model: str) -> dict:
     if job is not None and job["running"]:
         return {"state": "running", "message": job["message"], "started": job["started"]}
     if not ct2.available():
-        return {"state": "unavailable", "message": ct2.NOT_INSTALLED}
+        return {"state": "unavailable", "message": _(ct2.NOT_INSTALLED)}
     state = ct2.status(model)
     if state != "ready" and job is not None and job["state"] == "failed":
         return {"state": "failed", "message": job["message"]}
@@ -44,51 +47,58 @@ def conversion(model: str) -> dict:
 
 
 def copy_label(entry: dict) -> str:
-    """The promoted table's "CTranslate2 copy" column."""
-    return COPY_STATES[conversion(entry["path"])["state"]] if registry.promoted_present(entry) else "–"
+    """The promoted table's "CTranslate2 copy" column, in the language in use."""
+    return _(COPY_STATES[conversion(entry["path"])["state"]]) if registry.promoted_present(entry) else "–"
 
 
 def refusal(engine: str) -> str:
     """Why `engine` cannot be chosen here; '' when it can."""
     if engine == "ct2" and not ct2.available():
-        return ("CTranslate2 is not installed on this server (pip install ctranslate2==4.8.5), so the model "
-                "stays on transformers.")
+        return _("CTranslate2 is not installed on this server (pip install ctranslate2==4.8.5), so the model "
+                 "stays on transformers.")
     return ""
 
 
-def start_if_needed(model: str) -> str:
-    """Start `model`'s conversion unless its copy is ready or one is running; what happens, in
-    words that follow "… now writes with CTranslate2 int8"."""
+def start_if_needed(model: str) -> bool:
+    """Start `model`'s conversion unless its copy is ready or one is running; True when the copy
+    is ready already, False when it is converting (now, in the background)."""
     state = conversion(model)["state"]
     if state == "ready":
-        return "; its converted copy is ready."
+        return True
     if state != "running":
         jobs.start_conversion(model)
-    return "; converting it in the background."
+    return False
 
 
 def engine_picker() -> str:
     """The promote form's engine choice."""
-    return st.radio("Engine", registry.ENGINES, format_func=ENGINE_NAMES.get, horizontal=True,
-                    key="ck_promote_engine", help=ENGINE_HELP)
+    return st.radio(_("Engine"), registry.ENGINES, format_func=ENGINE_NAMES.get, horizontal=True,
+                    key="ck_promote_engine", help=_(ENGINE_HELP))
 
 
 def _choose(name: str, model: str, was: str) -> None:
     """The engine radio's callback: set the engine (and start the conversion for ct2); a
     refusal puts the radio back and says why in one sentence."""
+    use_language()  # a callback runs before the page sets this run's language
     engine = st.session_state["ck_engine"]
     try:
         why = refusal(engine)
         if why:
             raise registry.PromotionError(why)
         registry.set_engine(name, engine)
-        note = start_if_needed(model) if engine == "ct2" else "."
+        ready = start_if_needed(model) if engine == "ct2" else None
     except (registry.PromotionError, OSError) as err:
         st.session_state["ck_engine"] = was
         st.session_state[RESULT] = ("error", str(err) if isinstance(err, registry.PromotionError) else
-                                    f"Could not start the conversion: {err.strerror or err}.")
+                                    _("Could not start the conversion: {error}.").format(error=err.strerror or err))
         return
-    st.session_state[RESULT] = ("success", f"“{name}” now writes with {ENGINE_NAMES[engine]}{note}")
+    if engine != "ct2":
+        message = _("“{name}” now writes with {engine}.").format(name=name, engine=ENGINE_NAMES[engine])
+    elif ready:
+        message = _("“{name}” now writes with CTranslate2 int8; its converted copy is ready.").format(name=name)
+    else:
+        message = _("“{name}” now writes with CTranslate2 int8; converting it in the background.").format(name=name)
+    st.session_state[RESULT] = ("success", message)
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -98,8 +108,8 @@ def live(name: str, model: str) -> None:
     if state["state"] != "running":
         st.rerun()
     waited = time.time() - (state.get("started") or time.time())
-    st.info(f"Converting “{name}” for CTranslate2 ({waited:.0f} s so far): {state['message']}",
-            icon=":material/hourglass_top:")
+    st.info(_("Converting “{name}” for CTranslate2 ({seconds} s so far): {message}").format(
+        name=name, seconds=i18n.number(waited, 0), message=state["message"]), icon=":material/hourglass_top:")
 
 
 def _status(entry: dict, engine: str) -> None:
@@ -109,27 +119,30 @@ def _status(entry: dict, engine: str) -> None:
     if state["state"] == "running":
         live(name, model)
         if engine == "ct2":
-            st.caption("Until it is ready, the first story written with this model waits for the conversion "
-                       "to finish, then writes as usual.")
+            st.caption(_("Until it is ready, the first story written with this model waits for the conversion "
+                         "to finish, then writes as usual."))
         return
     if state["state"] == "ready":
-        st.caption(f"“{name}” has a current CTranslate2 copy ({ct2.compute_type()}).")
+        st.caption(_("“{name}” has a current CTranslate2 copy ({compute_type}).").format(
+            name=name, compute_type=ct2.compute_type()))
         return
     if engine != "ct2":
         return
     if state["state"] == "unavailable":
-        st.warning("CTranslate2 is not installed on this server, so this model writes with transformers until "
-                   "it is (pip install ctranslate2==4.8.5).")
+        st.warning(_("CTranslate2 is not installed on this server, so this model writes with transformers until "
+                     "it is (pip install ctranslate2==4.8.5)."))
         return
     if state["state"] == "failed":
         st.error(state["message"])
-        st.caption("Stories with this model try the conversion again; when it fails, the transformers engine "
-                   "writes them and each says so (a running app keeps that fallback until it restarts).")
+        st.caption(_("Stories with this model try the conversion again; when it fails, the transformers engine "
+                     "writes them and each says so (a running app keeps that fallback until it restarts)."))
+    elif state["state"] == "stale":
+        st.warning(_("“{name}” has an out-of-date CTranslate2 copy: the first story written with it converts it "
+                     "first, so it starts later. Convert it now to spare a student the wait.").format(name=name))
     else:
-        st.warning(f"“{name}” has {'an out-of-date' if state['state'] == 'stale' else 'no'} CTranslate2 copy: "
-                   "the first story written with it converts it first, so it starts later. Convert it now to "
-                   "spare a student the wait.")
-    if st.button("Convert again" if state["state"] == "failed" else "Convert now", key="ck_convert_go"):
+        st.warning(_("“{name}” has no CTranslate2 copy: the first story written with it converts it first, so it "
+                     "starts later. Convert it now to spare a student the wait.").format(name=name))
+    if st.button(_("Convert again") if state["state"] == "failed" else _("Convert now"), key="ck_convert_go"):
         jobs.start_conversion(model)
         st.rerun()
 
@@ -140,8 +153,9 @@ def section(entry: dict) -> None:
     if st.session_state.get("_ck_engine_of") != (name, engine):  # another model picked, or set elsewhere
         st.session_state["ck_engine"] = engine
         st.session_state["_ck_engine_of"] = (name, engine)
-    st.radio(f"Engine of “{name}”", registry.ENGINES, format_func=ENGINE_NAMES.get, horizontal=True,
-             key="ck_engine", help=ENGINE_HELP, on_change=_choose, args=(name, entry["path"], engine))
+    st.radio(_("Engine of “{name}”").format(name=name), registry.ENGINES, format_func=ENGINE_NAMES.get,
+             horizontal=True, key="ck_engine", help=_(ENGINE_HELP), on_change=_choose,
+             args=(name, entry["path"], engine))
     flash(RESULT)
     if registry.promoted_present(entry):
         _status(entry, engine)

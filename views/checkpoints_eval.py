@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.i18n import _, ngettext
 from training import evaluate, jobs
 
 POLL_SECONDS = 2.0
@@ -23,7 +24,8 @@ def live(run_dir: str) -> None:
     if state is None or not state["running"]:
         st.rerun()
     n, k = len(state["asked"]), len(state["done"])
-    st.progress(k / max(n, 1), text=f"{Path(run_dir).name}: evaluating… {k} of {n} done")
+    st.progress(k / max(n, 1), text=_("{run}: evaluating… {done} of {total} done").format(
+        run=Path(run_dir).name, done=k, total=n))
     if state["last_line"]:
         st.caption(state["last_line"])
 
@@ -31,18 +33,23 @@ def live(run_dir: str) -> None:
 def _outcome(run_dir: Path, state: dict) -> None:
     n, k = len(state["asked"]), len(state["done"])
     if k == n:
-        st.caption(f"{run_dir.name}: the last evaluation finished ({k} of {n} checkpoints).")
+        st.caption(_("{run}: the last evaluation finished ({done} of {total} checkpoints).").format(
+            run=run_dir.name, done=k, total=n))
+    elif state["last_line"]:
+        st.error(_("The evaluation of {run} ended after {done} of {total} checkpoints: {reason}").format(
+            run=run_dir.name, done=k, total=n, reason=state["last_line"]))
     else:
-        why = f": {state['last_line']}" if state["last_line"] else ""
-        st.error(f"The evaluation of {run_dir.name} ended after {k} of {n} checkpoints{why}")
+        st.error(_("The evaluation of {run} ended after {done} of {total} checkpoints").format(
+            run=run_dir.name, done=k, total=n))
 
 
 def section(run_dirs: list[Path]) -> None:
     """Evaluate the checkpoints of the chosen runs that have no results, in the background."""
-    st.subheader("Evaluate")
+    st.subheader(_("Evaluate"))
     c1, c2 = st.columns(2)
-    samples = c1.number_input("Sample stories per checkpoint", 1, len(evaluate.PROMPTS), 4, key="ck_eval_samples")
-    tokens = c2.number_input("New tokens per sample", 8, 1024, 80, step=8, key="ck_eval_tokens")
+    samples = c1.number_input(_("Sample stories per checkpoint"), 1, len(evaluate.PROMPTS), 4,
+                              key="ck_eval_samples")
+    tokens = c2.number_input(_("New tokens per sample"), 8, 1024, 80, step=8, key="ck_eval_tokens")
     for run_dir in run_dirs:
         state = jobs.eval_progress(run_dir)
         if state is not None and state["running"]:
@@ -52,9 +59,10 @@ def section(run_dirs: list[Path]) -> None:
             _outcome(run_dir, state)
         pending = jobs.unevaluated(run_dir)
         if not pending:
-            st.caption(f"{run_dir.name}: every checkpoint has an evaluation.")
+            st.caption(_("{run}: every checkpoint has an evaluation.").format(run=run_dir.name))
             continue
-        label = f"Evaluate {len(pending)} checkpoint{'s' * (len(pending) > 1)} of {run_dir.name}"
+        label = ngettext("Evaluate {count} checkpoint of {run}", "Evaluate {count} checkpoints of {run}",
+                         len(pending)).format(count=len(pending), run=run_dir.name)
         if st.button(label, key=f"ck_eval_go_{run_dir.name}", help=", ".join(pending)):
             jobs.start_evaluation(run_dir, pending, int(samples), int(tokens))
             st.rerun()

@@ -1,11 +1,14 @@
-"""Helpers every page shares: cached resources and the one-line error box."""
+"""Helpers every page shares: cached resources, the one-line error box, options shown in words."""
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 import streamlit as st
 
 from core import settings, store
 from core.analysis import Analysis, analyze, headword
+from core.i18n import _
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,6 +55,15 @@ def flash(key: str) -> None:
     kind, message = st.session_state.pop(key, (None, None))
     if kind:
         getattr(st, kind)(message)
+
+
+def in_words(options: Iterable[str]) -> Callable[[str], str]:
+    """A widget's format_func for options whose values are English messages (marked with N_),
+    which the code compares and tests set: each shown in the language of this run. Translated
+    now rather than `format_func=_`: Streamlit's AppTest formats a widget's value again outside
+    the script run, where the language in use is the default one, and would find no option."""
+    shown = {option: _(option) for option in options}
+    return lambda option: shown.get(option, option)
 
 
 def profile() -> str:

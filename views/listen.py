@@ -9,7 +9,9 @@ import hashlib
 
 import streamlit as st
 
+from core import i18n
 from core.audio import MAX_CHARS, AudioError, cached, join_wavs, sentence_wav
+from core.i18n import _, ngettext
 from core.sentences import Sentence, sentences
 
 SCAN_LIMIT = 100_000  # characters looked at, as the Reader marks up (views.panels.RENDER_LIMIT)
@@ -43,20 +45,21 @@ def listen_panel(text: str) -> None:
         sents = sents[:-1]  # the last one may be cut off
     if not sents:
         return
-    with st.expander("Listen", icon=":material/volume_up:", expanded=bool(st.session_state.get(_NOW))):
+    with st.expander(_("Listen"), icon=":material/volume_up:", expanded=bool(st.session_state.get(_NOW))):
         shown = sents[:MAX_SENTENCES]
         if st.session_state.get("listen_pick", 0) >= len(shown):
             st.session_state["listen_pick"] = 0  # a shorter text than the last one
-        pick = st.selectbox("Sentence", range(len(shown)), format_func=lambda i: _label(shown, i),
+        pick = st.selectbox(_("Sentence"), range(len(shown)), format_func=lambda i: _label(shown, i),
                             key="listen_pick")
         if len(sents) > len(shown):
-            st.caption(f"The first {len(shown):,} of {len(sents):,} sentences are listed.")
+            st.caption(_("The first {shown} of {total} sentences are listed.").format(
+                shown=i18n.number(len(shown)), total=i18n.number(len(sents))))
         c1, c2, c3 = st.columns(3)
-        if c1.button("Play", key="listen_play", icon=":material/play_arrow:", type="primary", width="stretch"):
+        if c1.button(_("Play"), key="listen_play", icon=":material/play_arrow:", type="primary", width="stretch"):
             st.session_state[_NOW], st.session_state[_AUTOPLAY] = "one", True
-        c2.button("Next", key="listen_next", icon=":material/skip_next:", on_click=_next, args=(len(shown),),
+        c2.button(_("Next"), key="listen_next", icon=":material/skip_next:", on_click=_next, args=(len(shown),),
                   disabled=pick >= len(shown) - 1, width="stretch")
-        if c3.button("Whole text", key="listen_all", icon=":material/playlist_play:", width="stretch"):
+        if c3.button(_("Whole text"), key="listen_all", icon=":material/playlist_play:", width="stretch"):
             st.session_state[_NOW], st.session_state[_AUTOPLAY] = _digest(text), True
         _play(shown[pick].text, text, sents)
 
@@ -78,23 +81,25 @@ def _play(picked: str, text: str, sents: list[Sentence]) -> None:
 
 def _play_whole(text: str, sents: list[Sentence], autoplay: bool) -> None:
     if len(text) > WHOLE_LIMIT:
-        st.info(f"The whole text is too long to read in one go ({len(text):,} characters; at most "
-                f"{WHOLE_LIMIT:,}): play it sentence by sentence.")
+        st.info(_("The whole text is too long to read in one go ({count} characters; at most {limit}): play it "
+                  "sentence by sentence.").format(count=i18n.number(len(text)), limit=i18n.number(WHOLE_LIMIT)))
         return
     parts, skipped = [], 0
-    bar = st.progress(0.0, text="Reading the text aloud…") if autoplay else None
+    bar = st.progress(0.0, text=_("Reading the text aloud…")) if autoplay else None
     for i, s in enumerate(sents):
         try:
             parts.append(sentence_wav(s.text))
         except AudioError:  # a line of symbols, or a paragraph without 。 over MAX_CHARS
             skipped += 1
         if bar is not None:
-            bar.progress((i + 1) / len(sents), text=f"Reading the text aloud… {i + 1} of {len(sents)}")
+            bar.progress((i + 1) / len(sents), text=_("Reading the text aloud… {done} of {total}").format(
+                done=i18n.number(i + 1), total=i18n.number(len(sents))))
     if bar is not None:
         bar.empty()
     if not parts:
-        raise AudioError("There is nothing to read aloud in this text.")
+        raise AudioError(_("There is nothing to read aloud in this text."))
     st.audio(join_wavs(parts), format="audio/wav", autoplay=autoplay)
     if skipped:
-        st.caption(f"{skipped} sentence{'s' if skipped > 1 else ''} left out: nothing to read aloud, "
-                   f"or over {MAX_CHARS} characters.")
+        st.caption(ngettext("{count} sentence left out: nothing to read aloud, or over {limit} characters.",
+                            "{count} sentences left out: nothing to read aloud, or over {limit} characters.",
+                            skipped).format(count=i18n.number(skipped), limit=i18n.number(MAX_CHARS)))

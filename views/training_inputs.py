@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import modelfolder, settings
+from core.i18n import N_, _, ngettext
 from training import jobs
 from training.data import prompt_format_of, read_report
 from training.prepare import FORMATS, heavy_reasons
@@ -19,6 +20,7 @@ from training.prepare import FORMATS, heavy_reasons
 PUBLISHED_BASE = "rinna/japanese-gpt2-medium"  # the base the original project fine-tuned
 OTHER = "__other__"
 PROMPT_FORMATS = ("own", "v1", "v2")  # the selectbox's order; the same set as modelfolder.PROMPT_FORMATS
+OWN_FORMAT = N_("own")  # how the selectbox shows "own"; v1 and v2 are names
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -32,25 +34,28 @@ def local_models() -> list[Path]:
 def model_problem(model: str) -> str | None:
     """Why `model` cannot be trained from, in one sentence; None when it looks usable."""
     if not model:
-        return "Choose a base model, or type a hub id or a model folder."
+        return _("Choose a base model, or type a hub id or a model folder.")
     path = Path(model)
     if path.exists():
-        return None if (path / modelfolder.CONFIG).is_file() else f"{model} has no config.json; it is not a model folder."
+        if (path / modelfolder.CONFIG).is_file():
+            return None
+        return _("{model} has no config.json; it is not a model folder.").format(model=model)
     if _HUB_ID.match(model):
         return None
-    return f"{model} is neither a model folder nor a hub id like {PUBLISHED_BASE}."
+    return _("{model} is neither a model folder nor a hub id like {example}.").format(model=model,
+                                                                                       example=PUBLISHED_BASE)
 
 
 def _build_tiny() -> None:
     """Button callback: runs before the rerun, so the model list drawn next already has it."""
     out = settings.paths().models / "tiny"
     try:
-        with st.spinner("Building the tiny model…"):
+        with st.spinner(_("Building the tiny model…")):
             from training.tiny import build_tiny
 
             build_tiny(out)
     except OSError as e:
-        st.session_state["_tr_tiny_error"] = f"Could not build the tiny model: {e}"
+        st.session_state["_tr_tiny_error"] = _("Could not build the tiny model: {error}").format(error=e)
         return
     st.session_state["tr_model"] = str(out)
 
@@ -65,16 +70,16 @@ def chosen_model() -> str:
 def pick_model() -> None:
     models = [str(p) for p in local_models()]
     options = models + [PUBLISHED_BASE, OTHER]
-    labels = {m: f"local: {Path(m).name}" for m in models} | {
-        PUBLISHED_BASE: f"{PUBLISHED_BASE} (hub)", OTHER: "Other: a hub id or a folder"}
+    labels = {m: _("local: {name}").format(name=Path(m).name) for m in models} | {
+        PUBLISHED_BASE: _("{model} (hub)").format(model=PUBLISHED_BASE), OTHER: _("Other: a hub id or a folder")}
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    choice = c1.selectbox("Base model", options, format_func=labels.get, key="tr_model")
-    c2.button("Build the tiny model", key="tr_tiny", on_click=_build_tiny,
-              help="A 2-layer GPT-2 with its own tokenizer, trained from scratch in seconds: for trying the page.")
+    choice = c1.selectbox(_("Base model"), options, format_func=labels.get, key="tr_model")
+    c2.button(_("Build the tiny model"), key="tr_tiny", on_click=_build_tiny,
+              help=_("A 2-layer GPT-2 with its own tokenizer, trained from scratch in seconds: for trying the page."))
     if error := st.session_state.pop("_tr_tiny_error", None):
         st.error(error)
     if choice == OTHER:
-        st.text_input("Hub id or model folder", key="tr_model_other", placeholder=PUBLISHED_BASE)
+        st.text_input(_("Hub id or model folder"), key="tr_model_other", placeholder=PUBLISHED_BASE)
 
 
 # ---- dataset --------------------------------------------------------------------------------
@@ -94,9 +99,10 @@ def prepared_datasets() -> list[Path]:
 
 def dataset_problem(data: str) -> str | None:
     if not data:
-        return "Choose a prepared dataset, or prepare one from Batch output below."
+        return _("Choose a prepared dataset, or prepare one from Batch output below.")
     if not is_dataset(Path(data)):
-        return f"{data} is not a prepared dataset (it needs the dataset/ folder that training.prepare writes)."
+        return _("{data} is not a prepared dataset (it needs the dataset/ folder that training.prepare "
+                 "writes).").format(data=data)
     return None
 
 
@@ -119,26 +125,29 @@ def chosen_format() -> str:
 
 def pick_dataset() -> None:
     found = [str(p) for p in prepared_datasets()]
-    choice = st.selectbox("Dataset", found + [OTHER], key="tr_data",
-                          format_func=lambda d: "Other: a dataset folder" if d == OTHER else Path(d).name)
+    choice = st.selectbox(_("Dataset"), found + [OTHER], key="tr_data",
+                          format_func=lambda d: _("Other: a dataset folder") if d == OTHER else Path(d).name)
     if choice == OTHER:
-        st.text_input("Dataset folder", key="tr_data_other")
+        st.text_input(_("Dataset folder"), key="tr_data_other")
     data = chosen_dataset()
     info = read_report(data) if data else {}
     if info:
-        splits = info.get("splits") or {}
-        parts = [f"{info.get('format', '?')} format", f"{info.get('kept', '?')} stories",
-                 "records: " + ", ".join(f"{n} {name}" for name, n in splits.items())]
+        splits, kept = info.get("splits") or {}, info.get("kept", "?")
+        parts = [_("{format} format").format(format=info.get("format", "?")),
+                 ngettext("{count} story", "{count} stories", kept if isinstance(kept, int) else 2).format(count=kept),
+                 _("records: {splits}").format(splits=", ".join(f"{n} {name}" for name, n in splits.items()))]
         if info.get("mean_density") is not None:
-            parts.append(f"mean N1 density {info['mean_density']}")
-        parts += [f"{n} with no {what} in the header" for what, n in (info.get("unknown") or {}).items() if n]
+            parts.append(_("mean N1 density {density}").format(density=info["mean_density"]))
+        parts += [_("{count} with no {field} in the header").format(count=n, field=what)
+                  for what, n in (info.get("unknown") or {}).items() if n]
         st.caption(" · ".join(parts))
         for line in heavy_reasons(info):  # a fifth of the batch lost to one rule: say it where it is chosen
             st.warning(line)
     key = _format_key(data)
-    st.selectbox("Prompt format", PROMPT_FORMATS, index=PROMPT_FORMATS.index(key.removeprefix("tr_format_")),
-                 key=key, help="How the dataset's prompts are written; recorded with the run so generation "
-                               "prompts the trained model the same way. Taken from the dataset's report.")
+    st.selectbox(_("Prompt format"), PROMPT_FORMATS, index=PROMPT_FORMATS.index(key.removeprefix("tr_format_")),
+                 key=key, format_func=lambda f: _(OWN_FORMAT) if f == "own" else f,
+                 help=_("How the dataset's prompts are written; recorded with the run so generation "
+                        "prompts the trained model the same way. Taken from the dataset's report."))
 
 
 # ---- prepare a dataset here -----------------------------------------------------------------
@@ -180,7 +189,7 @@ def _preparing() -> None:
         st.rerun()
     st.session_state["_tr_preparing"] = running
     for folder in sorted(running):
-        st.info(f"Preparing {Path(folder).name}…  \n{jobs.prepare_log(Path(folder), 1)}")
+        st.info(_("Preparing {name}…").format(name=Path(folder).name) + f"  \n{jobs.prepare_log(Path(folder), 1)}")
 
 
 def _dismiss(folder: str) -> None:
@@ -189,24 +198,24 @@ def _dismiss(folder: str) -> None:
 
 def prepare_section() -> None:
     found = jobs.preparations(settings.paths().datasets)
-    with st.expander("Prepare a dataset from Batch output", expanded=bool(found)):
-        st.caption("Runs `python -m training.prepare` in the background; the dataset appears in the list "
-                   "above when it is done.")
+    with st.expander(_("Prepare a dataset from Batch output"), expanded=bool(found)):
+        st.caption(_("Runs `python -m training.prepare` in the background; the dataset appears in the list "
+                     "above when it is done."))
         c1, c2 = st.columns(2)
-        c1.text_input("Batch output JSONL (path)", key="tr_prep_output", placeholder="data/batch/output.jsonl")
-        c1.file_uploader("…or upload it", type=["jsonl"], key="tr_prep_output_file")
-        c2.text_input("Batch input JSONL (path, optional: target words)", key="tr_prep_input")
-        c2.file_uploader("…or upload it", type=["jsonl"], key="tr_prep_input_file")
+        c1.text_input(_("Batch output JSONL (path)"), key="tr_prep_output", placeholder="data/batch/output.jsonl")
+        c1.file_uploader(_("…or upload it"), type=["jsonl"], key="tr_prep_output_file")
+        c2.text_input(_("Batch input JSONL (path, optional: target words)"), key="tr_prep_input")
+        c2.file_uploader(_("…or upload it"), type=["jsonl"], key="tr_prep_input_file")
         c3, c4 = st.columns(2)
-        c3.selectbox("Record format", FORMATS, index=FORMATS.index("words"), key="tr_prep_format")
-        c4.text_input("Dataset name", key="tr_prep_name", placeholder="n1-words")
-        st.button("Prepare", key="tr_prep_go", on_click=_start_prepare)
+        c3.selectbox(_("Record format"), FORMATS, index=FORMATS.index("words"), key="tr_prep_format")
+        c4.text_input(_("Dataset name"), key="tr_prep_name", placeholder="n1-words")
+        st.button(_("Prepare"), key="tr_prep_go", on_click=_start_prepare)
         if error := st.session_state.pop("_tr_prep_error", None):
             st.error(error)
         for folder, alive in found:
             if not alive:
-                st.error(f"Preparing {folder.name} failed; the end of its log:")
+                st.error(_("Preparing {name} failed; the end of its log:").format(name=folder.name))
                 st.code(jobs.prepare_log(folder), language=None, wrap_lines=True)  # the reason is the last line
-                st.button("Dismiss", key=f"tr_prep_dismiss_{folder.name}", on_click=_dismiss, args=(str(folder),))
-        if any(alive for _, alive in found):
+                st.button(_("Dismiss"), key=f"tr_prep_dismiss_{folder.name}", on_click=_dismiss, args=(str(folder),))
+        if any(alive for _folder, alive in found):
             _preparing()

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core import learner, store, vocab
+from core import i18n, learner, store, vocab
 from core.generation import registry
 from core.generation.base import GENRES, PREMISE_MAX, STYLES, GenerationError, GenerationRequest
 from core.generation.prompts import PREMISE_NOTES
@@ -20,12 +20,28 @@ from core.store.coverage import has_known_words
 from core.vocab import LEVELS
 from core.wordlists import typed_words
 from core.auth import Role, role_allows
-from views.common import cached_analyze, database, job_manager, profile
+from core.i18n import N_, _, ngettext
+from views.common import cached_analyze, database, in_words, job_manager, profile
 from views.sidebar import current_role
 from views.panels import show_analysis
 
 ACTIVE = ("queued", "running")
-MY_WORDS = "Write from my words"
+MODES = (N_("Random sample"), N_("Pick from a list"), N_("Paste"))  # compared in English, shown with _
+MY_WORDS = N_("Write from my words")
+# Tables show these headers (translated) over the stored column names the code keeps.
+CANDIDATE_COLUMNS = {"seed": N_("seed"), "coverage": N_("coverage"), "n1_density": N_("N1 density"),
+                     "unique_n1": N_("unique N1"), "repeated": N_("repeated"), "chars": N_("characters"),
+                     "title": N_("title"), "kept": N_("kept"), "winner": N_("winner")}
+JOB_COLUMNS = {"id": N_("id"), "created": N_("created"), "status": N_("status"), "model_name": N_("model"),
+               "kind": N_("kind"), "error": N_("error")}
+STATUSES = {"queued": N_("queued"), "running": N_("running"), "done": N_("done"), "failed": N_("failed"),
+            "cancelled": N_("cancelled")}
+KINDS = {"story": N_("story"), "batch": N_("batch")}
+
+
+def _headers(columns: dict[str, str]) -> dict[str, str]:
+    """column_config labels: each stored column name shown by its translated header."""
+    return {col: _(label) for col, label in columns.items()}
 
 
 @st.cache_resource(show_spinner=False)
@@ -44,22 +60,22 @@ def pick_words(db: store.Database) -> list[str] | None:
     for "Write from my words" (an open profile only), whose words depend on the model and length
     chosen below (my_words)."""
     sources = list(reversed(LEVELS)) + [r["name"] for r in store.word_lists(db, profile())]
-    modes = ["Random sample", "Pick from a list", "Paste"] + ([MY_WORDS] if profile() else [])
-    mode = st.radio("Target words", modes, horizontal=True, key="gen_words_mode")
+    modes = list(MODES) + ([MY_WORDS] if profile() else [])
+    mode = st.radio(_("Target words"), modes, horizontal=True, key="gen_words_mode", format_func=in_words(modes))
     if mode == MY_WORDS:
-        st.caption("Your due words and new N1 words, as many as keep the story readable for you; "
-                   "they are chosen below, once the model and length are set.")
+        st.caption(_("Your due words and new N1 words, as many as keep the story readable for you; "
+                     "they are chosen below, once the model and length are set."))
         return None
     if mode == "Paste":
-        text = st.text_input("Words, comma-separated", key="gen_paste", placeholder="把握, 促す, 和やか")
+        text = st.text_input(_("Words, comma-separated"), key="gen_paste", placeholder="把握, 促す, 和やか")
         return typed_words(text)
     c1, c2 = st.columns([2, 1])
-    source = c1.selectbox("From", sources, key="gen_source")
+    source = c1.selectbox(_("From"), sources, key="gen_source")
     words = _source_words(db, source)
     if mode == "Pick from a list":
-        return st.multiselect("Words (type to search)", words, key="gen_pick", max_selections=100)
-    count = c2.number_input("How many", min_value=1, max_value=100, value=10, key="gen_count")
-    if st.button("Draw new words", key="gen_draw") or st.session_state.get("gen_sample_of") != source:
+        return st.multiselect(_("Words (type to search)"), words, key="gen_pick", max_selections=100, placeholder=_("Choose…"))
+    count = c2.number_input(_("How many"), min_value=1, max_value=100, value=10, key="gen_count")
+    if st.button(_("Draw new words"), key="gen_draw") or st.session_state.get("gen_sample_of") != source:
         st.session_state["gen_sample"] = random.sample(words, min(int(count), len(words)))
         st.session_state["gen_sample_of"] = source
     sample = st.session_state.get("gen_sample", [])
@@ -71,23 +87,24 @@ def settings_form(targets: list[str]) -> tuple[GenerationRequest | None, registr
     # Students and teachers get what admins chose (promoted, published, API, examples); admins
     # also see raw checkpoints and model folders to try them before promoting.
     models = registry.available() if role_allows(current_role(), Role.ADMIN) else registry.for_students()
-    spec = st.selectbox("Model", models, format_func=lambda m: registry.with_engine(m.name, m.backend),
-                        key="gen_model")
+    # A name the catalogue holds (the example passage's) in this run's language; the others as they are.
+    names = {m: registry.with_engine(_(m.name), m.backend) for m in models}
+    spec = st.selectbox(_("Model"), models, format_func=names.get, key="gen_model")
     c1, c2 = st.columns(2)
-    genres = c1.multiselect("Genres (two)", GENRES, default=["学園", "恋愛"], max_selections=2, key="gen_genres")
-    style = c2.radio("Style", STYLES, horizontal=True, key="gen_style")
-    length = st.slider("Length (new tokens)", 100, 1500, 600, step=50, key="gen_length")
-    with st.expander("Advanced settings"):
+    genres = c1.multiselect(_("Genres (two)"), GENRES, default=["学園", "恋愛"], max_selections=2, key="gen_genres", placeholder=_("Choose…"))
+    style = c2.radio(_("Style"), STYLES, horizontal=True, key="gen_style")
+    length = st.slider(_("Length (new tokens)"), 100, 1500, 600, step=50, key="gen_length")
+    with st.expander(_("Advanced settings")):
         a1, a2, a3 = st.columns(3)
-        temperature = a1.slider("Temperature", 0.0, 1.5, 0.9, 0.05, key="gen_temperature")
-        top_p = a2.slider("Top-p", 0.1, 1.0, 0.95, 0.05, key="gen_top_p")
-        rep = a3.slider("Repetition penalty", 1.0, 2.0, 1.1, 0.05, key="gen_repetition")
+        temperature = a1.slider(_("Temperature"), 0.0, 1.5, 0.9, 0.05, key="gen_temperature")
+        top_p = a2.slider(_("Top-p"), 0.1, 1.0, 0.95, 0.05, key="gen_top_p")
+        rep = a3.slider(_("Repetition penalty"), 1.0, 2.0, 1.1, 0.05, key="gen_repetition")
         b1, b2, b3 = st.columns(3)
-        ngram = b1.number_input("No-repeat n-gram", 0, 10, 0, key="gen_ngram")
-        seed_text = b2.text_input("Seed (blank = random)", key="gen_seed")
-        n = b3.number_input("Candidates (best kept)", 1, 8, 1, key="gen_n")
-        min_chars = st.number_input("Minimum length (characters)", 0, 3000, 200, step=50, key="gen_min_chars")
-        keep_all = st.checkbox("Also keep the other candidates", key="gen_keep_all")
+        ngram = b1.number_input(_("No-repeat n-gram"), 0, 10, 0, key="gen_ngram")
+        seed_text = b2.text_input(_("Seed (blank = random)"), key="gen_seed")
+        n = b3.number_input(_("Candidates (best kept)"), 1, 8, 1, key="gen_n")
+        min_chars = st.number_input(_("Minimum length (characters)"), 0, 3000, 200, step=50, key="gen_min_chars")
+        keep_all = st.checkbox(_("Also keep the other candidates"), key="gen_keep_all")
     try:
         seed = int(seed_text) if seed_text.strip() else None
         request = GenerationRequest(targets=tuple(targets), genres=tuple(genres), style=style,
@@ -95,7 +112,7 @@ def settings_form(targets: list[str]) -> tuple[GenerationRequest | None, registr
                                     top_p=top_p, repetition_penalty=rep, no_repeat_ngram_size=int(ngram),
                                     seed=seed, n=int(n))
     except ValueError:
-        st.error("The seed must be a whole number.")
+        st.error(_("The seed must be a whole number."))
         return None, spec, keep_all
     except GenerationError as exc:
         st.error(str(exc))
@@ -118,13 +135,14 @@ def plot_form(db: store.Database, spec: registry.ModelSpec,
     """An optional premise (設定) and a Library story to continue, added to `request`; what the
     chosen model does with them is said under the boxes. None (after an error box) when bad."""
     stories, me = {r["id"]: r for r in _story_choices(db)}, profile()
+    # Labels made now, in this run's language (AppTest calls format_func outside the run).
+    labels = {None: _("— a new story —")} | {i: _story_label(row, me) for i, row in stories.items()}
     c1, c2 = st.columns([3, 2])
-    premise = c1.text_area("Premise (設定, optional)", key="gen_premise", max_chars=PREMISE_MAX, height=80,
+    premise = c1.text_area(_("Premise (設定, optional)"), key="gen_premise", max_chars=PREMISE_MAX, height=80,
                            placeholder="舞台は海辺の町の高校。転校生の美咲は、図書室で古い日記を見つける。")
-    story_id = c2.selectbox("Continue story #", [None, *stories], key="gen_continue",
-                            format_func=lambda i: "— a new story —" if i is None else _story_label(stories[i], me))
+    story_id = c2.selectbox(_("Continue story #"), [None, *stories], key="gen_continue", format_func=labels.get)
     if premise.strip() or story_id is not None:
-        st.caption(PREMISE_NOTES.get(spec.prompt_format, PREMISE_NOTES["own"]))
+        st.caption(_(PREMISE_NOTES.get(spec.prompt_format, PREMISE_NOTES["own"])))
     if request is None:
         return None
     try:
@@ -138,8 +156,8 @@ def plot_form(db: store.Database, spec: registry.ModelSpec,
 
 
 def _story_label(row: dict, me: str) -> str:
-    who = f" · {row['profile'] or 'guest'}" if row["profile"] != me else ""
-    return f"#{row['id']} {row['title'] or '(untitled)'}{who} · {row['created']:%Y-%m-%d}"
+    who = f" · {row['profile'] or _('guest')}" if row["profile"] != me else ""
+    return f"#{row['id']} {row['title'] or _('(untitled)')}{who} · {row['created']:%Y-%m-%d}"
 
 
 def my_words(db: store.Database, spec: registry.ModelSpec,
@@ -151,17 +169,20 @@ def my_words(db: store.Database, spec: registry.ModelSpec,
         return None
     mine = learner.plan(db, profile(), request, spec.backend, spec.model, draw=draw, analyze_fn=cached_analyze)
     if not mine.targets:
-        st.info("You have no due words and no N1 word left that is new to you; pick words another way.")
+        st.info(_("You have no due words and no N1 word left that is new to you; pick words another way."))
         return None
     s = mine.sizing
     # Once a story is shown below, this plan is already the next one's: say so, or a student
     # reads it as the words the story below was written from.
     after = st.session_state.get("gen_job") is not None
-    st.markdown(f"**Your words{' for the next story' if after else ''}**: {'、'.join(mine.targets)}")
-    st.caption(f"Due for review: {'、'.join(mine.due) or 'none'} · new: {'、'.join(mine.new)} · predicted "
-               f"{100 * s.predicted_known:.1f}% known running words ({s.band}) in about {s.running_words} "
-               f"words, from {mine.basis}.")
-    if st.button("Draw other new words", key="gen_mine_draw_btn"):
+    words = "、".join(mine.targets)
+    st.markdown(_("**Your words for the next story**: {words}").format(words=words) if after
+                else _("**Your words**: {words}").format(words=words))
+    st.caption(_("Due for review: {due} · new: {new} · predicted {percent} known running words ({band}) in "
+                 "about {count} words, from {basis}.").format(
+        due="、".join(mine.due) or _("none"), new="、".join(mine.new), percent=i18n.percent(s.predicted_known),
+        band=_(s.band), count=i18n.number(s.running_words), basis=_(mine.basis)))
+    if st.button(_("Draw other new words"), key="gen_mine_draw_btn"):
         st.session_state["gen_mine_draw"] = draw + 1
         st.rerun()
     return replace(request, targets=mine.targets, extra={FROM_MY_WORDS: mine.to_json()})
@@ -176,15 +197,18 @@ def live_job(job_id: int) -> None:
         st.rerun()  # finished: redraw the whole page with the stored story
     live = manager.live(job_id)
     if job["status"] == "queued":
-        st.info(f"Job #{job_id} is waiting; {store.queue_position(db, job_id)} ahead of it for this model.")
+        st.info(_("Job #{id} is waiting; {count} ahead of it for this model.").format(
+            id=job_id, count=i18n.number(store.queue_position(db, job_id))))
     elif job["kind"] == "batch":
-        st.progress(job["done_count"] / max(job["total"], 1), text=f"{job['done_count']} of {job['total']} stories")
+        st.progress(job["done_count"] / max(job["total"], 1), text=_("{done} of {total} stories").format(
+            done=i18n.number(job["done_count"]), total=i18n.number(job["total"])))
     else:
         n = len(live.pieces) if live else 1
-        st.caption(f"Job #{job_id} is writing (candidate {n} of {job['request'].get('n', 1)})… "
-                   "You can leave this page: the story will be in your Library.")
+        st.caption(_("Job #{id} is writing (candidate {n} of {total})… "
+                     "You can leave this page: the story will be in your Library.").format(
+            id=job_id, n=i18n.number(n), total=i18n.number(job["request"].get("n", 1))))
         st.text(live.text() if live else "")
-    if st.button("Cancel", key=f"gen_cancel_{job_id}"):
+    if st.button(_("Cancel"), key=f"gen_cancel_{job_id}"):
         manager.cancel(job_id)
         st.rerun()
 
@@ -192,31 +216,34 @@ def live_job(job_id: int) -> None:
 def finished_job(job: dict) -> None:
     db = database()
     if job["status"] == "failed":
-        st.error(job["error"] or "The job failed.")
+        st.error(job["error"] or _("The job failed."))
         return
     if job["status"] == "cancelled":
-        st.warning(f"Job #{job['id']} was cancelled.")
+        st.warning(_("Job #{id} was cancelled.").format(id=job["id"]))
         return
     if job["warning"]:
         st.warning(job["warning"])
     if job["kind"] == "batch":
-        st.success(f"Saved {len(job['story_ids'])} stories to your Library.")
-        st.dataframe(pd.DataFrame(job["candidates"]), hide_index=True)
+        saved = len(job["story_ids"])
+        st.success(ngettext("Saved {count} story to your Library.", "Saved {count} stories to your Library.",
+                            saved).format(count=i18n.number(saved)))
+        st.dataframe(pd.DataFrame(job["candidates"]), hide_index=True, column_config=_headers(CANDIDATE_COLUMNS))
         return
     story = store.get_story(db, job["story_ids"][0]) if job["story_ids"] else None
     if story is None:
-        st.info("The story was deleted.")
+        st.info(_("The story was deleted."))
         return
-    st.subheader(story["title"] or "Your story")
-    st.caption(f"Story #{story['id']} · {_written_by(story)} · saved to {story['profile'] or 'guest'}'s Library")
+    st.subheader(story["title"] or _("Your story"))
+    st.caption(_("Story #{id} · {model} · saved to {name}'s Library").format(
+        id=story["id"], model=_written_by(story), name=story["profile"] or _("guest")))
     plot_result(job, story["params"])
     personal_result(job["candidates"][0].get("personal") if job["candidates"] else None,
                     story["params"].get("extra", {}).get(FROM_MY_WORDS))
     show_analysis(cached_analyze(story["text"], targets=tuple(story["targets"])), list(DEFAULT_LEVELS), False, key="gen")
     if len(job["candidates"]) > 1:
-        st.markdown("**Candidates** (best first: target coverage, then N1 density less repeated sentences)")
+        st.markdown(_("**Candidates** (best first: target coverage, then N1 density less repeated sentences)"))
         st.dataframe(pd.DataFrame([{k: v for k, v in c.items() if k != "personal"} for c in job["candidates"]]),
-                     hide_index=True)
+                     hide_index=True, column_config=_headers(CANDIDATE_COLUMNS))
 
 
 def _written_by(story: dict) -> str:
@@ -230,11 +257,12 @@ def plot_result(job: dict, params: dict) -> None:
     """The premise and the story continued, as asked, and what this model did with them."""
     lines = []
     if params.get("continued_from") is not None:
-        lines.append(f"Continues story #{params['continued_from']}: 前情提要「{params.get('continues', '')}」")
+        lines.append(_("Continues story #{id}: 前情提要「{summary}」").format(
+            id=params["continued_from"], summary=params.get("continues", "")))
     if params.get("premise"):
-        lines.append(f"Premise: {params['premise']}")
+        lines.append(_("Premise: {premise}").format(premise=params["premise"]))
     if lines:
-        st.caption(" · ".join(lines) + " — " + PREMISE_NOTES.get(job["prompt_format"], PREMISE_NOTES["own"]))
+        st.caption(" · ".join(lines) + " — " + _(PREMISE_NOTES.get(job["prompt_format"], PREMISE_NOTES["own"])))
 
 
 def personal_result(personal: dict | None, plan: dict | None) -> None:
@@ -245,20 +273,26 @@ def personal_result(personal: dict | None, plan: dict | None) -> None:
     db, name = database(), profile()
     if not personal or not (plan or (db is not None and name and has_known_words(db, name))):
         return
-    predicted = f" (predicted {100 * (1 - plan['predicted_miss']):.1f}%)" if plan else ""
-    st.markdown(f"**Your coverage of this story**: {100 * personal['known']:.1f}% known running words"
-                f"{predicted} — {personal['band']}. New words ({len(personal['new_words'])}): "
-                f"{'、'.join(personal['new_words'][:40]) or 'none'}")
+    values = dict(percent=i18n.percent(personal["known"]), band=_(personal["band"]),
+                  count=i18n.number(len(personal["new_words"])),
+                  words="、".join(personal["new_words"][:40]) or _("none"))
     if plan:
-        st.success(f"Now learning (the new target words it used): {'、'.join(personal['learning']) or 'none'}.")
+        st.markdown(_("**Your coverage of this story**: {percent} known running words (predicted {predicted}) — "
+                      "{band}. New words ({count}): {words}").format(
+            predicted=i18n.percent(1 - plan["predicted_miss"]), **values))
+        st.success(_("Now learning (the new target words it used): {words}.").format(
+            words="、".join(personal["learning"]) or _("none")))
+    else:
+        st.markdown(_("**Your coverage of this story**: {percent} known running words — {band}. "
+                      "New words ({count}): {words}").format(**values))
 
 
 def batch_section(db: store.Database, spec: registry.ModelSpec, request: GenerationRequest | None,
                   targets: list[str]) -> None:
-    with st.expander("Batch: several stories at once"):
-        n = st.number_input("Stories", 2, 50, 4, key="gen_batch_n")
-        fresh = st.checkbox("Draw a new random word sample for each story", key="gen_batch_fresh")
-        if st.button("Start batch", key="gen_batch_go", disabled=request is None):
+    with st.expander(_("Batch: several stories at once")):
+        n = st.number_input(_("Stories"), 2, 50, 4, key="gen_batch_n")
+        fresh = st.checkbox(_("Draw a new random word sample for each story"), key="gen_batch_fresh")
+        if st.button(_("Start batch"), key="gen_batch_go", disabled=request is None):
             source = st.session_state.get("gen_source", "N1")
             words = _source_words(db, source) if fresh else []
             requests = [request.with_seed(None if request.seed is None else request.seed + i) for i in range(int(n))]
@@ -269,7 +303,7 @@ def batch_section(db: store.Database, spec: registry.ModelSpec, request: Generat
 
 
 def main() -> None:
-    st.title("Generate")
+    st.title(_("Generate"))
     db = database()
     if db is None:
         st.stop()
@@ -278,7 +312,7 @@ def main() -> None:
     request = plot_form(db, spec, request)
     if targets is None:
         request = my_words(db, spec, request)
-    if st.button("Write a story", key="gen_go", type="primary", disabled=request is None):
+    if st.button(_("Write a story"), key="gen_go", type="primary", disabled=request is None):
         st.session_state["gen_job"] = job_manager().submit(spec, request, profile(), keep_all)
     batch_section(db, spec, request, targets or [])
     job_id = st.session_state.get("gen_job")
@@ -292,9 +326,12 @@ def main() -> None:
             finished_job(job)
     recent = store.list_jobs(db, profile=profile(), limit=10)
     if recent:
-        with st.expander("My recent jobs"):
-            st.dataframe(pd.DataFrame([{k: j[k] for k in ("id", "created", "status", "model_name", "kind", "error")}
-                                       for j in recent]), hide_index=True)
+        with st.expander(_("My recent jobs")):
+            rows = [{k: j[k] for k in JOB_COLUMNS} for j in recent]
+            for row in rows:  # states and kinds in words, for display only
+                row["status"] = _(STATUSES.get(row["status"], row["status"]))
+                row["kind"] = _(KINDS.get(row["kind"], row["kind"]))
+            st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=_headers(JOB_COLUMNS))
 
 
 main()

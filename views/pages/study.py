@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from core import audio, store
+from core import audio, i18n, store
 from core.auth import Role, role_allows
+from core.i18n import _, ngettext
 from core.quotes import Quote, quote
 from core.store import known, study
 from views.common import database, flash, profile
-from views.sidebar import current_role
+from views.sidebar import current_role, use_language
 
 GAP = "＿＿＿"
 _REVEALED = "study_revealed"  # the word whose answer is showing
@@ -32,8 +33,9 @@ def _md(text: str) -> str:
 
 def _source(card: Quote) -> str:
     if card.source == "story":
-        return f"from your story “{card.title or f'story #{card.story_id}'}”"
-    return "example from the word list" if card.source == "example" else ""
+        return _("from your story “{title}”").format(
+            title=card.title or _("story #{number}").format(number=card.story_id))
+    return _("example from the word list") if card.source == "example" else ""
 
 
 # --- callbacks: they run before the page, so it draws the next card at once ---
@@ -53,18 +55,19 @@ def _when(due: datetime) -> str:
     """'in 10 min', 'in 3 days', 'now'."""
     left = due - datetime.now()
     if left < timedelta(minutes=1):
-        return "now"
+        return _("now")
     if left < timedelta(hours=1):
-        return f"in {round(left.total_seconds() / 60)} min"
+        return _("in {count} min").format(count=round(left.total_seconds() / 60))
     if left < timedelta(days=1):
-        return f"in {round(left.total_seconds() / 3600)} h"
+        return _("in {count} h").format(count=round(left.total_seconds() / 3600))
     days = round(left.total_seconds() / 86400)
-    return f"in {days} day{'s' if days != 1 else ''}"
+    return ngettext("in {count} day", "in {count} days", days).format(count=i18n.number(days))
 
 
 def _act(word: str, change) -> None:
     """Run `change(db, name)` on this card (a grade, or "I know it now"); its line, or the
     store's one sentence, is shown next, and the next card starts unrevealed."""
+    use_language()  # a callback runs before the page sets this run's language
     db, name = database(), profile()
     if db is None or not name:
         return
@@ -80,14 +83,15 @@ def _act(word: str, change) -> None:
 def _grade(word: str, rating: int) -> None:
     def change(db: store.Database, name: str) -> str:
         due = study.grade(db, name, word, rating, duration_ms=_duration(word))
-        return f"{word}: {study.RATINGS[rating]} — next review {_when(due)}."
+        return _("{word}: {rating} — next review {when}.").format(
+            word=word, rating=_(study.RATINGS[rating]), when=_when(due))
     _act(word, change)
 
 
 def _mark_known(word: str) -> None:
     def change(db: store.Database, name: str) -> str:
         known.set_states(db, name, [word], "known", "study")
-        return f"{word} is known now: it leaves your reviews."
+        return _("{word} is known now: it leaves your reviews.").format(word=word)
     _act(word, change)
 
 
@@ -96,13 +100,14 @@ def _mark_known(word: str) -> None:
 def _question(card: Quote) -> None:
     if card.sentence:
         st.markdown(f"### {_md(card.sentence[:card.start])}{GAP}{_md(card.sentence[card.end:])}")
-        st.caption("Which word fits the gap?")
+        st.caption(_("Which word fits the gap?"))
         if card.meanings:
-            with st.expander("Hint"):
+            with st.expander(_("Hint")):
                 st.markdown(_md("; ".join(card.meanings[:4])))
     else:
-        st.markdown(f"### {_md('; '.join(card.meanings[:4]) or '(no meaning on file)')}")
-        st.caption("Which word is this? None of your stories uses it yet.")
+        meanings = "; ".join(card.meanings[:4]) or _("(no meaning on file)")
+        st.markdown(f"### {_md(meanings)}")
+        st.caption(_("Which word is this? None of your stories uses it yet."))
 
 
 def _audio(sentence: str) -> None:
@@ -133,32 +138,39 @@ def _grade_buttons(db: store.Database, name: str, word: str) -> None:
     preview = study.preview(db, name, word)
     for col, (rating, label) in zip(st.columns(4), study.RATINGS.items()):
         when = f" · {_when(preview[rating])}" if rating in preview else ""
-        col.button(f"{label}{when}", key=f"study_rate_{rating}", on_click=_grade, args=(word, rating),
+        col.button(f"{_(label)}{when}", key=f"study_rate_{rating}", on_click=_grade, args=(word, rating),
                    width="stretch", type="primary" if rating == 3 else "secondary", shortcut=str(rating))
-    st.button("I know this word now", key="study_known", on_click=_mark_known, args=(word,),
-              help="Marks it as known: it leaves your reviews (its review history is kept).")
+    st.button(_("I know this word now"), key="study_known", on_click=_mark_known, args=(word,),
+              help=_("Marks it as known: it leaves your reviews (its review history is kept)."))
 
 
 def _nothing_due(db: store.Database, name: str) -> None:
     learning = known.state_counts(db, name)["learning"]
     if not learning:
-        st.info("Nothing to review: no words are learning yet.")
+        st.info(_("Nothing to review: no words are learning yet."))
     else:
         upcoming = study.next_due(db, name)
-        when = f"; the next is due {_when(upcoming)} ({upcoming:%b %d, %H:%M})" if upcoming else ""
-        st.info(f"Nothing is due. {learning:,} word{'s are' if learning != 1 else ' is'} learning{when}.")
-        st.button("Check again", key="study_refresh")  # a rerun: the page does not poll the clock
-    st.caption("Words enter learning from the Reader's word table or from Generate → from my words.")
+        if upcoming:
+            message = ngettext("Nothing is due. {count} word is learning; the next is due {when} ({date}).",
+                               "Nothing is due. {count} words are learning; the next is due {when} ({date}).",
+                               learning)
+        else:
+            message = ngettext("Nothing is due. {count} word is learning.",
+                               "Nothing is due. {count} words are learning.", learning)
+        st.info(message.format(count=i18n.number(learning), when=_when(upcoming) if upcoming else "",
+                               date=i18n.moment(upcoming) if upcoming else ""))
+        st.button(_("Check again"), key="study_refresh")  # a rerun: the page does not poll the clock
+    st.caption(_("Words enter learning from the Reader's word table or from Generate → from my words."))
 
 
 def _review(db: store.Database, name: str, word: str, due: int) -> None:
     card = quote(db, name, word)
     if st.session_state.get(_SHOWN, ("",))[0] != word:
         st.session_state[_SHOWN] = (word, time.monotonic())
-    st.caption(f"{due:,} due")
+    st.caption(_("{count} due").format(count=i18n.number(due)))
     _question(card)
     if st.session_state.get(_REVEALED) != word:
-        st.button("Reveal", key="study_reveal", on_click=_reveal, args=(word,), type="primary",
+        st.button(_("Reveal"), key="study_reveal", on_click=_reveal, args=(word,), type="primary",
                   shortcut="Space")
         return
     st.divider()
@@ -167,16 +179,16 @@ def _review(db: store.Database, name: str, word: str, due: int) -> None:
 
 
 def main() -> None:
-    st.title("Study")
+    st.title(_("Study"))
     db = database()
     if db is None:
         st.stop()
     name = profile()
     if not name:
         if role_allows(current_role(), Role.TEACHER):
-            st.info("Study reviews a student's own learning words; teachers and admins have none here.")
+            st.info(_("Study reviews a student's own learning words; teachers and admins have none here."))
         else:
-            st.info("Open your profile in the sidebar to review the words you are learning.")
+            st.info(_("Open your profile in the sidebar to review the words you are learning."))
         st.stop()
     flash(_NOTICE)
     words = study.due_words(db, name, limit=1)
