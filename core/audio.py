@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core import settings
+from core import i18n, settings
 from core.files import atomic_write
+from core.i18n import _
 
 MAX_CHARS = 300  # one sentence; more is a paragraph without 。 (and seconds of synthesis)
 RATE = 24_000  # speech needs no more; half the voice's 48 kHz halves every file and deck
@@ -62,10 +63,10 @@ def clean(text: str) -> str:
     Raises AudioError for an empty or too long text."""
     text = (text or "").translate(_CONTROL).strip()
     if not text:
-        raise AudioError("There is no text to read aloud.")
+        raise AudioError(_("There is no text to read aloud."))
     if len(text) > MAX_CHARS:
-        raise AudioError(f"This sentence is too long to read aloud ({len(text):,} characters; "
-                         f"at most {MAX_CHARS}).")
+        raise AudioError(_("This sentence is too long to read aloud ({count} characters; at most {limit}).").format(
+            count=i18n.number(len(text)), limit=MAX_CHARS))
     return text
 
 
@@ -100,15 +101,16 @@ def synthesize(text: str) -> bytes:
         # after the first, before the C label maker prints "No phoneme" to the log.
         features = engine.run_frontend(text)
         if not any(f.get("mora_size") for f in features):
-            raise AudioError("There is nothing to read aloud in this sentence.")
+            raise AudioError(_("There is nothing to read aloud in this sentence."))
         samples, rate = engine.synthesize(engine.make_label(features))
     except AudioError:
         raise
     except Exception as exc:  # the engine is C underneath: any failure is this sentence's
-        raise AudioError(f"This sentence could not be read aloud ({type(exc).__name__}).") from exc
+        raise AudioError(_("This sentence could not be read aloud ({error}).").format(
+            error=type(exc).__name__)) from exc
     samples = np.asarray(samples, dtype=np.float64)
     if not samples.size or not np.abs(samples).max() > 1:
-        raise AudioError("There is nothing to read aloud in this sentence.")
+        raise AudioError(_("There is nothing to read aloud in this sentence."))
     samples, rate = _downsample(samples, int(rate))
     return _wav(np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes(), rate)
 
@@ -140,22 +142,22 @@ def frames_of(data: bytes) -> tuple[bytes, int]:
     try:
         with wave.open(io.BytesIO(data), "rb") as w:
             if w.getnchannels() != 1 or w.getsampwidth() != 2:
-                raise AudioError("This audio is not 16-bit mono WAV.")
+                raise AudioError(_("This audio is not 16-bit mono WAV."))
             return w.readframes(w.getnframes()), w.getframerate()
     except (wave.Error, EOFError) as exc:
-        raise AudioError("This audio is not a readable WAV file.") from exc
+        raise AudioError(_("This audio is not a readable WAV file.")) from exc
 
 
 def join_wavs(parts: Sequence[bytes], pause_s: float = PAUSE_S) -> bytes:
     """Several sentences' WAVs as one, with a short silence between them."""
     if not parts:
-        raise AudioError("There is no text to read aloud.")
+        raise AudioError(_("There is no text to read aloud."))
     decoded = [frames_of(p) for p in parts]
     rate = decoded[0][1]
-    if any(r != rate for _, r in decoded):
-        raise AudioError("These sentences' audio have different sample rates.")
+    if any(r != rate for __, r in decoded):
+        raise AudioError(_("These sentences' audio have different sample rates."))
     gap = b"\0\0" * int(rate * pause_s)
-    return _wav(gap.join(frames for frames, _ in decoded), rate)
+    return _wav(gap.join(frames for frames, __ in decoded), rate)
 
 
 def duration(data: bytes) -> float:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from core import settings
-from core.i18n import N_
+from core.i18n import N_, _
 
 ALGORITHM = "pbkdf2_sha256"
 DEFAULT_ITERATIONS = 240_000
@@ -148,9 +148,9 @@ def _read_password(confirm: bool) -> str:
     stdin = sys.stdin
     if stdin is not None and stdin.isatty():
         try:
-            first = getpass.getpass("Password: ")
-            if confirm and getpass.getpass("Again: ") != first:
-                raise AuthError("The two passwords differ; nothing was printed.")
+            first = getpass.getpass(_("Password: "))
+            if confirm and getpass.getpass(_("Again: ")) != first:
+                raise AuthError(_("The two passwords differ; nothing was printed."))
         except EOFError:
             first = ""
         return first
@@ -161,7 +161,7 @@ def _read_password(confirm: bool) -> str:
 def cmd_hash(args: argparse.Namespace) -> int:
     password = _read_password(confirm=True)
     if not password:
-        raise AuthError("The password is empty; type one, or pipe it on stdin.")
+        raise AuthError(_("The password is empty; type one, or pipe it on stdin."))
     encoded = hash_password(password)
     print(encoded)
     print(_paste_hint(args.name, args.role, encoded), file=sys.stderr)
@@ -171,32 +171,33 @@ def cmd_hash(args: argparse.Namespace) -> int:
 def _paste_hint(name: str, role: str, encoded: str) -> str:
     """Where the hash goes; on stderr so stdout stays exactly the hash for scripts."""
     key = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)  # TOML bare key or quoted
-    hint = (f'Paste into .streamlit/secrets.toml:\n[auth.users.{key}]\nrole = "{role}"\n'
+    hint = (_("Paste into .streamlit/secrets.toml:") + f'\n[auth.users.{key}]\nrole = "{role}"\n'
             f'password_hash = "{encoded}"')
     var = ENV_HASHES.get(name)
     if var and role == name:
         # The hash contains '$', so a shell would expand it inside double quotes.
-        hint += f"\nor set the environment variable {var}='<the hash>' (single quotes)."
+        hint += "\n" + _("or set the environment variable {variable}='<the hash>' (single quotes).").format(
+            variable=var)
     return hint
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     account = authenticate(args.name, _read_password(confirm=False))
     if account is None:
-        raise AuthError(WRONG)
-    print(f"ok ({account.role.value})")
+        raise AuthError(_(WRONG))
+    print(_("ok ({role})").format(role=account.role.value))
     return 0
 
 
 def add_cli(subparsers: argparse._SubParsersAction) -> None:
     """Adds `auth hash` and `auth check NAME` to a `python -m core` style parser."""
-    auth = subparsers.add_parser("auth", help="teacher/admin passwords")
+    auth = subparsers.add_parser("auth", help=_("teacher/admin passwords"))
     sub = auth.add_subparsers(dest="auth_command", required=True)
-    h = sub.add_parser("hash", help="print a password hash to paste into secrets.toml")
-    h.add_argument("--name", default="teacher", help="account name for the paste hint")
+    h = sub.add_parser("hash", help=_("print a password hash to paste into secrets.toml"))
+    h.add_argument("--name", default="teacher", help=_("account name for the paste hint"))
     h.add_argument("--role", choices=[Role.TEACHER.value, Role.ADMIN.value], default="teacher",
-                   help="role for the paste hint")
+                   help=_("role for the paste hint"))
     h.set_defaults(func=cmd_hash)
-    c = sub.add_parser("check", help="check a name and password against the configured accounts")
+    c = sub.add_parser("check", help=_("check a name and password against the configured accounts"))
     c.add_argument("name")
     c.set_defaults(func=cmd_check)

@@ -19,15 +19,18 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from core.analysis import Analysis, analyze
+from core.i18n import N_
 from core.store import Database
 from core.store import coverage as stored
 
-BANDS = ((0.98, "98% and above"), (0.95, "95–98%"), (0.0, "below 95%"))
-ADVICE = {"98% and above": "comfortable to read alone",
-          "95–98%": "readable with some effort: the band for learning new words",
-          "below 95%": "hard to follow without a dictionary"}
-NO_KNOWN_WORDS = ("Personal coverage appears once you mark words you know: on the Word lists page "
-                  "(\"I already know every word up to N3\", or import a list) or in the word table.")
+# The band names are keys (ADVICE, a learner's plan, the command line's JSON) and stay English;
+# they, the advice and the hint are marked for the catalogue and translated where shown, with `_`.
+BANDS = ((0.98, N_("98% and above")), (0.95, N_("95–98%")), (0.0, N_("below 95%")))
+ADVICE = {"98% and above": N_("comfortable to read alone"),
+          "95–98%": N_("readable with some effort: the band for learning new words"),
+          "below 95%": N_("hard to follow without a dictionary")}
+NO_KNOWN_WORDS = N_("Personal coverage appears once you mark words you know: on the Word lists page "
+                    "(\"I already know every word up to N3\", or import a list) or in the word table.")
 
 
 @dataclass(frozen=True)

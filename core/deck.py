@@ -20,6 +20,7 @@ import genanki
 
 from core import store
 from core.audio import AudioError, sentence_wav
+from core.i18n import _
 from core.quotes import quote
 from core.render import card_sentence, text_field
 
@@ -75,16 +76,16 @@ def build_deck(profile: str, cards: Sequence[DeckCard]) -> bytes:
     """The .apkg file's bytes: deck "NoneStory::<profile>", one note per word (the first card of
     a word given twice), each sentence's audio as media."""
     if not profile.strip():
-        raise DeckError("Open a profile to build its deck.")
+        raise DeckError(_("Open a profile to build its deck."))
     first: dict[str, DeckCard] = {}
     for card in cards:
         if card.word.strip():
             first.setdefault(card.word, card)
     unique = list(first.values())
     if not unique:
-        raise DeckError("Choose at least one word for the deck.")
+        raise DeckError(_("Choose at least one word for the deck."))
     deck = genanki.Deck(deck_id(profile), f"NoneStory::{profile}",
-                        description="Words from your NoneStory stories.")
+                        description=_("Words from your NoneStory stories."))
     with tempfile.TemporaryDirectory(prefix="nonestory-deck-") as tmp:
         media = []
         for card in unique:
@@ -103,7 +104,7 @@ def build_deck(profile: str, cards: Sequence[DeckCard]) -> bytes:
             genanki.Package(deck, media_files=media).write_to_file(str(out))
             return out.read_bytes()
         except OSError as exc:
-            raise DeckError(f"The deck could not be written ({exc.strerror or exc}).") from exc
+            raise DeckError(_("The deck could not be written ({error}).").format(error=exc.strerror or exc)) from exc
 
 
 def _fields(card: DeckCard, sound: str) -> list[str]:

@@ -22,6 +22,7 @@ from core.generation.base import SUMMARY_MAX, Backend, GenerationError, Generati
 from core.generation.examples import LABEL
 from core.generation.local import LocalBackend
 from core.generation.pipeline import Cancelled, Candidate, produce, produce_batch
+from core.i18n import _
 
 FROM_MY_WORDS = "from_my_words"  # request.extra key: the learner.Plan a story was written from
 
@@ -46,12 +47,13 @@ def continue_story(db: store.Database, request: GenerationRequest, story_id: int
     Library (`profile`'s); teachers and admins (`any_profile`) any story that is not in a bin."""
     story = store.get_story(db, story_id)
     if story is None or story["deleted_at"] is not None:
-        raise GenerationError(f"There is no story #{story_id} to continue; pick one from the Library.")
+        raise GenerationError(_("There is no story #{id} to continue; pick one from the Library.").format(id=story_id))
     if not any_profile and story["profile"] != profile:
-        raise GenerationError(f"Story #{story_id} is not in your Library; you can continue only your own stories.")
+        raise GenerationError(_("Story #{id} is not in your Library; you can continue only your own stories.")
+                              .format(id=story_id))
     summary = prompts.story_summary(story["text"].replace(LABEL, ""), SUMMARY_MAX // 2)
     if not summary:
-        raise GenerationError(f"Story #{story_id} has no text to continue.")
+        raise GenerationError(_("Story #{id} has no text to continue.").format(id=story_id))
     return dataclasses.replace(request, continues=summary, continued_from=story_id)
 
 
@@ -102,9 +104,9 @@ def backend_for(spec: registry.ModelSpec) -> tuple[Backend, str]:
     except GenerationError as exc:
         if backend.name == "ct2":  # the conversion failed: transformers may still run the model
             fallback, warning = backend_for(dataclasses.replace(spec, backend="hf"))
-            return (fallback, f"{exc} The transformers engine wrote it instead.") if fallback.name == "hf" \
-                else (fallback, warning)
-        warning = " ".join(w for w in (note, f"{exc} Wrote an example passage instead.") if w)
+            return (fallback, _("{error} The transformers engine wrote it instead.").format(error=exc)) \
+                if fallback.name == "hf" else (fallback, warning)
+        warning = " ".join(w for w in (note, _("{error} Wrote an example passage instead.").format(error=exc)) if w)
         return registry.make_backend(registry.EXAMPLES), warning
     return backend, note
 
@@ -125,7 +127,8 @@ def run_job(db: store.Database, job: dict, backend: Backend, warning: str = "", 
         store.mark_finished(db, job["id"], "failed", error=str(exc), warning=warning)
     except Exception as exc:  # a bug: record it on the job, keep the worker alive, log the trace
         traceback.print_exc(file=sys.stderr)
-        store.mark_finished(db, job["id"], "failed", error=f"Internal error: {type(exc).__name__}: {exc}"[:300])
+        store.mark_finished(db, job["id"], "failed",
+                            error=_("Internal error: {kind}: {error}").format(kind=type(exc).__name__, error=exc)[:300])
     else:
         store.mark_finished(db, job["id"], "done", warning=warning, story_ids=ids, candidates=summaries)
     live.finished = time.perf_counter()
@@ -149,7 +152,8 @@ def _run_story(db: store.Database, job: dict, backend: Backend, live: Live
         try:
             summaries[0]["personal"] = learner.settle(db, job["profile"], candidates[0].analysis, learn)
         except store.StoreError as exc:  # the story is saved; say why its words were not recorded
-            notes.append(f"The story is saved, but its words were not recorded for {job['profile']}: {exc}")
+            notes.append(_("The story is saved, but its words were not recorded for {profile}: {error}").format(
+                profile=job["profile"], error=exc))
     return ids, summaries, notes
 
 
@@ -191,7 +195,7 @@ class JobManager:
 
     def submit_batch(self, spec: registry.ModelSpec, requests: list[GenerationRequest], profile: str = "") -> int:
         if not requests:
-            raise GenerationError("A batch needs at least one story.")
+            raise GenerationError(_("A batch needs at least one story."))
         job_id = store.create_job(self.db, profile=profile, kind="batch", model_name=spec.name,
                                   backend=spec.backend, model=spec.model, prompt_format=spec.prompt_format,
                                   request=[request_to_json(r) for r in requests], total=len(requests))

@@ -42,6 +42,7 @@ from core.analysis import Analysis, analyze
 from core.coverage import band, personal
 from core.generation.base import GenerationRequest
 from core.generation.examples import default_index
+from core.i18n import N_
 from core.store import known as known_store
 from core.store import study
 
@@ -159,7 +160,7 @@ class Plan:
     due: tuple[str, ...]
     new: tuple[str, ...]
     sizing: Sizing
-    basis: str  # where the prediction's figures come from, in words
+    basis: str  # where the prediction's figures come from, in words (English: shown through `_`)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -199,10 +200,10 @@ def plan(db: store.Database, profile: str, request: GenerationRequest, backend: 
     seen = observed(_recent(db, profile, model, analyze_fn), knows)
     if seen:
         base, per_word = seen
-        basis = "your last stories by this model"
+        basis = N_("your last stories by this model")
     else:
         base = default_base_miss(knows, {lv: vocab.level_words(lv) for lv in LEVEL_SHARES})
-        per_word, basis = CHARS_PER_RUNNING_WORD, "your known words and the first run's 1,000 stories"
+        per_word, basis = CHARS_PER_RUNNING_WORD, N_("your known words and the first run's 1,000 stories")
     new = _new_words(db, profile, states, backend, f"{profile}:{draw}")
     least = max(LEAST, bool(due) + bool(new))  # one word of each kind the student has
     sizing = size_targets(expected_chars(backend, request), base, per_word, least=least,

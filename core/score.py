@@ -7,28 +7,32 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
+from core.i18n import N_
 from core.tokens import MORPH, SURFACE, Morph, Token
 from core.vocab import LEVELS
 
 SENTENCE_END = frozenset({"。", "？", "！", "．"})  # as jreadability splits sentences
 
 # jReadability bands (Lee & Hasebe): lower scores are harder.
-# The published bands span 0.5-6.5; scores outside fold into the nearest band.
-BANDS = ((1.5, "上級後半 upper-advanced"), (2.5, "上級前半 lower-advanced"),
-         (3.5, "中級後半 upper-intermediate"), (4.5, "中級前半 lower-intermediate"),
-         (5.5, "初級後半 upper-elementary"), (float("inf"), "初級前半 lower-elementary"))
+# The published bands span 0.5-6.5; scores outside fold into the nearest band. The labels are
+# stored with each story in English and translated where shown.
+BANDS = ((1.5, N_("上級後半 upper-advanced")), (2.5, N_("上級前半 lower-advanced")),
+         (3.5, N_("中級後半 upper-intermediate")), (4.5, N_("中級前半 lower-intermediate")),
+         (5.5, N_("初級後半 upper-elementary")), (float("inf"), N_("初級前半 lower-elementary")))
+NO_TEXT = N_("n/a (no text)")
 
+# Name -> formula, both marked for the catalogue and translated where shown (the names are keys too).
 FORMULAS = {
-    "N1 density": "100 × N1 content words ÷ content words (content = nouns, verbs, i-/na-adjectives, "
-                  "adverbs; not numbers, proper nouns, symbols, formal nouns (こと・ため) or する・ある・いる・なる; "
-                  "a multi-morpheme entry such as 案の定 counts once)",
-    "Unique N1": "number of different N1 headwords in the text",
-    "N1 per 1,000 chars": "1000 × N1 word occurrences ÷ characters (whitespace not counted)",
-    "Per level": "occurrences of listed words per level (each word at its easiest level); "
-                 "outside = content words on no JLPT list",
-    "Target coverage": "target words used ÷ target words given",
-    "jReadability": "−0.056 × mean words per sentence − 0.126 × %kango − 0.042 × %wago − 0.145 × %verbs "
-                    "− 0.044 × %particles + 11.724 (Lee & Hasebe; lower is harder)",
+    N_("N1 density"): N_("100 × N1 content words ÷ content words (content = nouns, verbs, i-/na-adjectives, "
+                         "adverbs; not numbers, proper nouns, symbols, formal nouns (こと・ため) or する・ある・いる・なる; "
+                         "a multi-morpheme entry such as 案の定 counts once)"),
+    N_("Unique N1"): N_("number of different N1 headwords in the text"),
+    N_("N1 per 1,000 chars"): N_("1000 × N1 word occurrences ÷ characters (whitespace not counted)"),
+    N_("Per level"): N_("occurrences of listed words per level (each word at its easiest level); "
+                        "outside = content words on no JLPT list"),
+    N_("Target coverage"): N_("target words used ÷ target words given"),
+    N_("jReadability"): N_("−0.056 × mean words per sentence − 0.126 × %kango − 0.042 × %wago − 0.145 × %verbs "
+                           "− 0.044 × %particles + 11.724 (Lee & Hasebe; lower is harder)"),
 }
 
 
@@ -169,5 +173,5 @@ def readability(stats: TokenStats) -> float | None:
 
 def band(value: float | None) -> str:
     if value is None:
-        return "n/a (no text)"
+        return NO_TEXT
     return next(label for upper, label in BANDS if value < upper)

@@ -20,15 +20,20 @@ from dataclasses import dataclass, replace
 
 import jaconv
 
+from core import i18n
+from core.i18n import N_, _
+
 # openpyxl and charset-normalizer are imported where used: together they add ~0.3 s to
 # every CLI start, and analysing text never needs them.
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 100_000  # far beyond any real list; bounds the time a hostile file can cost
 
-_NOT_A_LIST = "This file is not a CSV or XLSX word list; upload a .csv or .xlsx file saved from a spreadsheet program."
-_DAMAGED_XLSX = "This XLSX file is damaged or incomplete; open it in Excel, save it again and upload the new copy."
-_RESAVE = 'save the whole file again as "CSV UTF-8" and upload it again'
+# Translated where raised, with _().
+_NOT_A_LIST = N_("This file is not a CSV or XLSX word list; upload a .csv or .xlsx file saved from a spreadsheet "
+                 "program.")
+_DAMAGED_XLSX = N_("This XLSX file is damaged or incomplete; open it in Excel, save it again and upload the new "
+                   "copy.")
 _BINARY_MAGIC = (b"\x89PNG", b"%PDF", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf", b"BZh")
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f]")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
@@ -74,25 +79,27 @@ def typed_words(text: str) -> list[str]:
 def _file_kind(data: bytes) -> str:
     """'xlsx' or 'text'; everything else is rejected before any expensive decoding."""
     if len(data) > MAX_BYTES:
-        raise WordListError("This file is larger than the 10 MB limit; split the word list into smaller files.")
+        raise WordListError(_("This file is larger than the 10 MB limit; split the word list into smaller files."))
     if not data.strip():
-        raise WordListError("This file is empty; add a header row and at least one word.")
+        raise WordListError(_("This file is empty; add a header row and at least one word."))
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise WordListError("This is an old .xls or a password-protected workbook; save it as .xlsx or CSV instead.")
+        raise WordListError(_("This is an old .xls or a password-protected workbook; save it as .xlsx or CSV "
+                              "instead."))
     if data.startswith(_BINARY_MAGIC):
-        raise WordListError(_NOT_A_LIST)
+        raise WordListError(_(_NOT_A_LIST))
     if not data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "text"
     try:
         names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise WordListError(_DAMAGED_XLSX) from exc
+        raise WordListError(_(_DAMAGED_XLSX)) from exc
     if "xl/workbook.bin" in names:
-        raise WordListError("This is a binary .xlsb workbook; save it as .xlsx or CSV and upload it again.")
+        raise WordListError(_("This is a binary .xlsb workbook; save it as .xlsx or CSV and upload it again."))
     if "content.xml" in names and "mimetype" in names:
-        raise WordListError("This is an OpenDocument (.ods) spreadsheet; save it as .xlsx or CSV and upload it again.")
+        raise WordListError(_("This is an OpenDocument (.ods) spreadsheet; save it as .xlsx or CSV and upload it "
+                              "again."))
     if not any(name.endswith("workbook.xml") for name in names):
-        raise WordListError(_NOT_A_LIST)
+        raise WordListError(_(_NOT_A_LIST))
     return "xlsx"
 
 
@@ -102,7 +109,7 @@ def _reject_binary(text: bytes | str) -> None:
     pattern = _CONTROL_BYTES if isinstance(text, bytes) else _CONTROL_CHARS
     nul = b"\x00" if isinstance(text, bytes) else "\x00"
     if nul in text or len(pattern.findall(head)) * 100 > len(head):
-        raise WordListError(_NOT_A_LIST)
+        raise WordListError(_(_NOT_A_LIST))
 
 
 def _try_decode(data: bytes, encoding: str) -> str | None:
@@ -117,7 +124,8 @@ def _decode(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = _try_decode(data, "utf-16")
         if text is None:
-            raise WordListError(f"This UTF-16 file is damaged part-way through; {_RESAVE}.")
+            raise WordListError(_('This UTF-16 file is damaged part-way through; save the whole file again as '
+                                  '"CSV UTF-8" and upload it again.'))
         _reject_binary(text)
         return text
     _reject_binary(data)
@@ -126,7 +134,8 @@ def _decode(data: bytes) -> str:
         return text
     bad_line = _mixed_encoding_line(data)
     if bad_line:
-        raise WordListError(f"Line {bad_line} of this file is in a different text encoding from the rest; {_RESAVE}.")
+        raise WordListError(_('Line {line} of this file is in a different text encoding from the rest; save the '
+                              'whole file again as "CSV UTF-8" and upload it again.').format(line=bad_line))
     text = _try_decode(data, "cp932")
     if text is None:  # charset-normalizer is slow, so it is only asked when the usual encodings fail
         from charset_normalizer import from_bytes
@@ -134,7 +143,8 @@ def _decode(data: bytes) -> str:
         best = from_bytes(data).best()
         text = _try_decode(data, best.encoding) if best else None
     if text is None:
-        raise WordListError(f"The text encoding of this file could not be recognised; {_RESAVE}.")
+        raise WordListError(_('The text encoding of this file could not be recognised; save the whole file again '
+                              'as "CSV UTF-8" and upload it again.'))
     return text
 
 
@@ -179,7 +189,8 @@ def _csv_rows(data: bytes, filename: str, header_row: int) -> Iterator[tuple[int
         for number, record in enumerate(reader, 1):
             yield number, [cell.replace("\r\n", "\n").strip() for cell in record]
     except csv.Error as exc:
-        message = f"Line {reader.line_num} could not be read as CSV ({exc}); look for a stray quote mark."
+        message = _("Line {line} could not be read as CSV ({error}); look for a stray quote mark.").format(
+            line=reader.line_num, error=exc)
         raise WordListError(message) from exc
 
 
@@ -191,18 +202,20 @@ def _open_workbook(data: bytes):
             warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it drops
             return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # damaged files raise a zoo of zip, XML and key errors
-        raise WordListError(_DAMAGED_XLSX) from exc
+        raise WordListError(_(_DAMAGED_XLSX)) from exc
 
 
 def _pick_sheet(book, sheet: str | int | None):
     sheets, names = book.worksheets, [ws.title for ws in book.worksheets]
     if not sheets:
-        raise WordListError("This workbook has no readable worksheet, so it may be damaged; re-save it in Excel.")
+        raise WordListError(_("This workbook has no readable worksheet, so it may be damaged; re-save it in "
+                              "Excel."))
     if sheet is None:
         return sheets[0]
     index = sheet if isinstance(sheet, int) and not isinstance(sheet, bool) else _find_name(str(sheet), names)
     if index is None or not 0 <= index < len(sheets):
-        raise WordListError(f'Sheet "{sheet}" was not found; the sheets are: {_listing(names)}.')
+        raise WordListError(_('Sheet "{sheet}" was not found; the sheets are: {sheets}.').format(
+            sheet=sheet, sheets=_listing(names)))
     return sheets[index]
 
 
@@ -216,7 +229,7 @@ def _xlsx_rows(data: bytes, sheet: str | int | None) -> Iterator[tuple[int, list
     except WordListError:
         raise
     except Exception as exc:
-        raise WordListError(_DAMAGED_XLSX) from exc
+        raise WordListError(_(_DAMAGED_XLSX)) from exc
     finally:
         book.close()
 
@@ -241,7 +254,8 @@ def _numbered_table(
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and filled-in data rows, each with its 1-based row number, padded to one width."""
     if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 0:
-        raise WordListError(f"The header row must be a row number of 0 or more, not {header_row!r}.")
+        raise WordListError(_("The header row must be a row number of 0 or more, not {value}.").format(
+            value=repr(header_row)))
     data = bytes(data)
     source = _xlsx_rows(data, sheet) if _file_kind(data) == "xlsx" else _csv_rows(data, filename, header_row)
     rows: list[tuple[int, list[str]]] = []
@@ -249,12 +263,15 @@ def _numbered_table(
         if number > header_row and any(cells):
             rows.append((number, cells))
             if len(rows) > MAX_ROWS:
-                raise WordListError(f"This file has more than {MAX_ROWS:,} rows; split it into smaller word lists.")
+                raise WordListError(_("This file has more than {count} rows; split it into smaller word "
+                                      "lists.").format(count=i18n.number(MAX_ROWS)))
     if not rows:
-        where = f" from row {header_row + 1} on" if header_row else ""
-        raise WordListError(f"This file has no filled-in rows{where}; check the file and the header row setting.")
-    width = max(max(i for i, cell in enumerate(cells) if cell) + 1 for _, cells in rows)
-    (_, head), body = rows[0], rows[1:]
+        if header_row:
+            raise WordListError(_("This file has no filled-in rows from row {row} on; check the file and the header "
+                                  "row setting.").format(row=header_row + 1))
+        raise WordListError(_("This file has no filled-in rows; check the file and the header row setting."))
+    width = max(max(i for i, cell in enumerate(cells) if cell) + 1 for _number, cells in rows)
+    head, body = rows[0][1], rows[1:]
     head = [" ".join(cell.split()) for cell in head + [""] * width]  # wrapped headers hold newlines
     header = [head[i] or f"Column {_column_letter(i + 1)}" for i in range(width)]
     return header, [(number, (cells + [""] * width)[:width]) for number, cells in body]
@@ -281,17 +298,33 @@ def _find_name(wanted: str, names: list[str]) -> int | None:
     return keys.index(keys[0], 1) - 1 if keys[0] in keys[1:] else None
 
 
+# One whole sentence per column purpose (word, reading, meaning), so each translates as a whole.
+_OUT_OF_RANGE = {
+    "word": N_("Column {column} (for the word) is out of range; there are {count} columns, numbered 0 to {last}: "
+               "{columns}."),
+    "reading": N_("Column {column} (for the reading) is out of range; there are {count} columns, numbered 0 to "
+                  "{last}: {columns}."),
+    "meaning": N_("Column {column} (for the meaning) is out of range; there are {count} columns, numbered 0 to "
+                  "{last}: {columns}."),
+}
+_COLUMN_NOT_FOUND = {
+    "word": N_('Column "{column}" (for the word) was not found; the columns are: {columns}.'),
+    "reading": N_('Column "{column}" (for the reading) was not found; the columns are: {columns}.'),
+    "meaning": N_('Column "{column}" (for the meaning) was not found; the columns are: {columns}.'),
+}
+
+
 def _column_index(ref: str | int, header: list[str], purpose: str) -> int:
     if isinstance(ref, str) and unicodedata.normalize("NFKC", ref).strip().isdecimal():
         ref = int(unicodedata.normalize("NFKC", ref))
     if isinstance(ref, int) and not isinstance(ref, bool):
         if 0 <= ref < len(header):
             return ref
-        count = f"{len(header)} columns, numbered 0 to {len(header) - 1}"
-        raise WordListError(f"Column {ref} (for the {purpose}) is out of range; there are {count}: {_listing(header)}.")
+        raise WordListError(_(_OUT_OF_RANGE[purpose]).format(column=ref, count=len(header), last=len(header) - 1,
+                                                             columns=_listing(header)))
     index = _find_name(str(ref), header)
     if index is None:
-        raise WordListError(f'Column "{ref}" (for the {purpose}) was not found; the columns are: {_listing(header)}.')
+        raise WordListError(_(_COLUMN_NOT_FOUND[purpose]).format(column=ref, columns=_listing(header)))
     return index
 
 
@@ -441,7 +474,7 @@ def parse_word_list(
     reading_i = None if reading_col is None else _column_index(reading_col, header, "reading")
     meaning_i = None if meaning_col is None else _column_index(meaning_col, header, "meaning")
     if not rows:
-        raise WordListError("This file has a header row but no words below it; add at least one word.")
+        raise WordListError(_("This file has a header row but no words below it; add at least one word."))
     entries: dict[tuple[str, str], ListWord] = {}
     for number, cells in rows:
         variants = split_variants(cells[word_i])
@@ -457,7 +490,8 @@ def parse_word_list(
         else:
             entries[key] = ListWord(key[0], variants, reading, meanings, number)
     if not entries:
-        raise WordListError(f'No row has a word in the column "{header[word_i]}"; check which column holds the words.')
+        raise WordListError(_('No row has a word in the column "{column}"; check which column holds the '
+                              'words.').format(column=header[word_i]))
     return list(entries.values())
 
 
@@ -476,10 +510,10 @@ def known_words_file(data: bytes) -> list[str]:
     try:
         text = _decode(data)
     except WordListError as exc:
-        if str(exc) != _NOT_A_LIST:
+        if str(exc) != _(_NOT_A_LIST):
             raise
-        raise WordListError("This file is not a list of words; upload a .txt or .csv file, or Anki's "
-                            "\"Notes in Plain Text\" export.") from None
+        raise WordListError(_("This file is not a list of words; upload a .txt or .csv file, or Anki's "
+                              "\"Notes in Plain Text\" export.")) from None
     words: list[str] = []
     for line in text.splitlines():
         if line.startswith("#"):  # Anki's header lines (#separator:tab, #html:true)
@@ -490,6 +524,6 @@ def known_words_file(data: bytes) -> list[str]:
             if word and _JAPANESE.search(word) and not any(c.isspace() for c in word):
                 words.append(word)
     if not words:
-        raise WordListError("This file holds no Japanese words: put one word per line, or the words in "
-                            "the first column.")
+        raise WordListError(_("This file holds no Japanese words: put one word per line, or the words in "
+                              "the first column."))
     return list(dict.fromkeys(words))

@@ -15,8 +15,9 @@ from core.analysis_json import MatchRecord, read_matches
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def cli(*args: str, stdin: bytes | None = None, lang: str = "en") -> subprocess.CompletedProcess:
+    """The CLI in `lang` (NONESTORY_LANG): English unless a test asks, whatever the machine's locale."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NONESTORY_LANG=lang)
     return subprocess.run([sys.executable, "-m", "core", *args], input=stdin, capture_output=True,
                           env=env, cwd=ROOT, timeout=120)
 
@@ -79,6 +80,18 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
     r = cli(*args, stdin=b"")
     err = r.stderr.decode().strip()
     assert r.returncode == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_user_errors_speak_the_language_of_nonestory_lang():
+    """NONESTORY_LANG=ja: the one-line error is the Japanese catalogue's, not the English text."""
+    from core import i18n
+
+    r = cli("analyze", "missing.txt", lang="ja")
+    ja = i18n.translations("ja").gettext
+    english = "error: No such file: missing.txt"
+    expected = ja("error: {message}").format(message=ja("No such file: {path}").format(path="missing.txt"))
+    assert r.returncode == 2 and r.stderr.decode().strip() == expected
+    assert expected != english
 
 
 def test_binary_input_is_refused_with_one_sentence(tmp_path):

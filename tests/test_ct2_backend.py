@@ -354,8 +354,8 @@ def test_batch_of_four_matches_each_streamed_alone(tiny):
 
 
 def test_prompt_beyond_the_context_is_one_sentence(tiny):
-    with pytest.raises(GenerationError, match="exceed local: tiny's context of 1024 tokens; set max new tokens to at most"):
-        list(backend(tiny).stream(request(max_new_tokens=1024)))  # the model as lists name it, not its path
+    with pytest.raises(GenerationError, match="exceed this model's context of 1024 tokens; set max new tokens to at most"):
+        list(backend(tiny).stream(request(max_new_tokens=1024)))  # not its folder on the server
     with pytest.raises(GenerationError, match="context of 1024 tokens"):
         backend(tiny).generate_batch([request(max_new_tokens=1024)])
 

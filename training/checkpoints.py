@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from core import i18n
+from core.i18n import _
 from core.modelfolder import verify  # what a model folder is, and when it is whole, lives in core
 from training import runs
 
@@ -34,24 +36,27 @@ def describe(run_dir: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.checkpoints", description=__doc__.splitlines()[0])
+    i18n.set_language(i18n.from_environment())
+    parser = argparse.ArgumentParser(prog="python -m training.checkpoints", description=_(
+        "Check that a saved model folder is whole, and list a run's checkpoints."))
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("verify", help="check one model folder").add_argument("dir", type=Path)
-    sub.add_parser("list", help="list a run's checkpoints").add_argument("run_dir", type=Path)
+    sub.add_parser("verify", help=_("check one model folder")).add_argument("dir", type=Path)
+    sub.add_parser("list", help=_("list a run's checkpoints")).add_argument("run_dir", type=Path)
     args = parser.parse_args(argv)
     if args.command == "verify":
         problems = verify(args.dir)
         for p in problems:
             print(f"{args.dir}: {p}", file=sys.stderr)
         if not problems:
-            print(f"{args.dir}: ok")
+            print(_("{path}: ok").format(path=args.dir))
         return 1 if problems else 0
     rows = describe(args.run_dir)
     if not rows:
-        print(f"no checkpoints in {args.run_dir}")
+        print(_("no checkpoints in {path}").format(path=args.run_dir))
     for r in rows:
         loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
-        print(f"{r['name']:<20} step {r['step']:>7}  {r['mb']:>8.1f} MB  loss {loss}")
+        print(_("{name} step {step}  {size} MB  loss {loss}").format(
+            name=f"{r['name']:<20}", step=f"{r['step']:>7}", size=f"{r['mb']:>8.1f}", loss=loss))
     return 0
 
 

@@ -24,9 +24,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from core import i18n
 from core.files import atomic_write
 from core.generation import prompts
 from core.generation.base import GENRES, STYLES, GenerationRequest
+from core.i18n import _
 
 ENDPOINT = "/v1/chat/completions"
 # gpt-4o-mini through the Batch API (half the normal price), dollars per 1M tokens.
@@ -46,7 +48,8 @@ def deal_words(words: Sequence[str], n_prompts: int, per_prompt: int, rng: rando
     puts the words that prompt already holds last, so no prompt gets a word twice."""
     words = list(dict.fromkeys(words))
     if not 1 <= per_prompt <= len(words):
-        raise CorpusError(f"The list has {len(words)} distinct words; use --words-per-prompt between 1 and {len(words)}.")
+        raise CorpusError(_("The list has {count} distinct words; use --words-per-prompt between 1 and "
+                            "{count}.").format(count=len(words)))
     out: list[list[str]] = []
     current: list[str] = []
     deck: list[str] = []
@@ -69,11 +72,11 @@ def build_requests(words: Sequence[str], *, n_prompts: int | None = None, words_
     `n_prompts`, just enough prompts for every word to be asked for once."""
     words = list(dict.fromkeys(w for w in words if w))
     if not words:
-        raise CorpusError("The word list is empty.")
+        raise CorpusError(_("The word list is empty."))
     k = min(words_per_prompt, len(words)) if n_prompts is None else words_per_prompt
     n = n_prompts if n_prompts is not None else -(-len(words) // k)
     if n < 1:
-        raise CorpusError("--prompts must be at least 1.")
+        raise CorpusError(_("--prompts must be at least 1."))
     rng = random.Random(seed)
     lines = []
     for i, targets in enumerate(deal_words(words, n, k, rng), start=1):
@@ -107,16 +110,19 @@ def estimate_cost(lines: Iterable[dict], price_in: float = PRICE_IN, price_out: 
 
 
 def format_cost(est: dict) -> str:
-    return (f"{est['requests']} requests: ~{est['input_tokens']:,} input tokens + {est['output_tokens']:,} output "
-            f"tokens at most -> ~${est['cost_total']:.4f} (${est['cost_in']:.4f} in + ${est['cost_out']:.4f} out at "
-            f"${est['price_in']}/${est['price_out']} per 1M; ~1 token per Japanese char, 0.25 per ASCII char)")
+    return _("{requests} requests: ~{input} input tokens + {output} output tokens at most -> ~{total} ({cost_in} in "
+             "+ {cost_out} out at {price_in}/{price_out} per 1M; ~1 token per Japanese char, 0.25 per ASCII "
+             "char)").format(
+        requests=est["requests"], input=f"{est['input_tokens']:,}", output=f"{est['output_tokens']:,}",
+        total=f"${est['cost_total']:.4f}", cost_in=f"${est['cost_in']:.4f}", cost_out=f"${est['cost_out']:.4f}",
+        price_in=f"${est['price_in']}", price_out=f"${est['price_out']}")
 
 
 def load_words(level: str | None, list_path: str | None, word_col: str | None, reading_col: str | None) -> list[str]:
     """Words of a built-in JLPT level (N1..N5) or of a custom CSV/XLSX list (never the app's DB)."""
     if level:
         if level.upper() not in ("N1", "N2", "N3", "N4", "N5"):
-            raise CorpusError(f"Unknown level {level!r}; use one of N1, N2, N3, N4, N5.")
+            raise CorpusError(_("Unknown level {level}; use one of N1, N2, N3, N4, N5.").format(level=repr(level)))
         from core import vocab
         return vocab.level_words(level.upper())
     from core.wordlists import WordListError, parse_word_list
@@ -124,7 +130,8 @@ def load_words(level: str | None, list_path: str | None, word_col: str | None, r
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise CorpusError(f"Cannot read the word list {path}: {exc.strerror}.") from None
+        raise CorpusError(_("Cannot read the word list {path}: {reason}.").format(
+            path=path, reason=exc.strerror)) from None
     try:
         return [w.word for w in parse_word_list(data, path.name, word_col=word_col or 0, reading_col=reading_col)]
     except WordListError as exc:
@@ -135,11 +142,12 @@ def read_jsonl(path: Path) -> list[dict]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CorpusError(f"Cannot read {path}: {exc.strerror}.") from None
+        raise CorpusError(_("Cannot read {path}: {reason}.").format(path=path, reason=exc.strerror)) from None
     try:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
-        raise CorpusError(f"{path} is not JSON lines (line {exc.lineno}): {exc.msg}.") from None
+        raise CorpusError(_("{path} is not JSON lines (line {line}): {reason}.").format(
+            path=path, line=exc.lineno, reason=exc.msg)) from None
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
@@ -152,14 +160,15 @@ def make_client(base_url: str | None, api_key: str | None, max_retries: int = 2)
     key = api_key or os.environ.get("OPENAI_API_KEY")
     base = base_url or os.environ.get("OPENAI_BASE_URL") or None
     if not key:
-        raise CorpusError("No API key; set OPENAI_API_KEY or pass --api-key.")
+        raise CorpusError(_("No API key; set OPENAI_API_KEY or pass --api-key."))
     import openai  # slow to import; `build` never needs it
     return openai.OpenAI(api_key=key, base_url=base, max_retries=max_retries, timeout=120), key
 
 
 def _api_error(exc: Exception, key: str) -> CorpusError:
     message = str(exc).replace(key, "***") if key else str(exc)
-    return CorpusError(f"The API call failed: {message.splitlines()[0] if message else type(exc).__name__}")
+    return CorpusError(_("The API call failed: {reason}").format(
+        reason=message.splitlines()[0] if message else type(exc).__name__))
 
 
 def _load_state(path: Path) -> dict:
@@ -168,7 +177,8 @@ def _load_state(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
-        raise CorpusError(f"The state file {path} is unreadable; fix it or use a new --state file.") from None
+        raise CorpusError(_("The state file {path} is unreadable; fix it or use a new --state file.").format(
+            path=path)) from None
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -181,11 +191,12 @@ def submit(input_path: Path, state_path: Path, client) -> dict:
     try:
         data = input_path.read_bytes()
     except OSError as exc:
-        raise CorpusError(f"Cannot read {input_path}: {exc.strerror}.") from None
+        raise CorpusError(_("Cannot read {path}: {reason}.").format(path=input_path, reason=exc.strerror)) from None
     sha = hashlib.sha256(data).hexdigest()
     state = _load_state(state_path)
     if state and state.get("input_sha256") != sha:
-        raise CorpusError(f"{state_path} was made for a different input file; use a new --state file for {input_path}.")
+        raise CorpusError(_("{state} was made for a different input file; use a new --state file for {input}.").format(
+            state=state_path, input=input_path))
     state.update(input=str(input_path), input_sha256=sha)
     if not state.get("input_file_id"):
         state["input_file_id"] = client.files.create(file=(input_path.name, data), purpose="batch").id
@@ -203,8 +214,9 @@ def submit(input_path: Path, state_path: Path, client) -> dict:
 
 def batch_line(batch) -> str:
     counts = batch.request_counts
-    done = f"{counts.completed}/{counts.total} done, {counts.failed} failed" if counts else "no counts yet"
-    return f"batch {batch.id}: {batch.status} ({done})"
+    done = (_("{completed}/{total} done, {failed} failed").format(
+        completed=counts.completed, total=counts.total, failed=counts.failed) if counts else _("no counts yet"))
+    return _("batch {id}: {status} ({counts})").format(id=batch.id, status=batch.status, counts=done)
 
 
 def download(batch, out: Path, errors: Path, client) -> tuple[int, int]:
@@ -274,17 +286,18 @@ def run_sync(lines: list[dict], out: Path, errors: Path, client, key: str, concu
 # -- CLI --------------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.corpus", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.corpus", description=_(
+        "Build a story corpus through the OpenAI Batch API: build, submit, status, download."))
     sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="write Batch input lines for a word list")
+    b = sub.add_parser("build", help=_("write Batch input lines for a word list"))
     src = b.add_mutually_exclusive_group(required=True)
-    src.add_argument("--level", help="built-in JLPT level, N1..N5")
-    src.add_argument("--list", help="custom word list, a CSV or XLSX file")
-    b.add_argument("--word-col", help="column of the words (header text or 0-based index; default 0)")
-    b.add_argument("--reading-col", help="column of the readings")
+    src.add_argument("--level", help=_("built-in JLPT level, N1..N5"))
+    src.add_argument("--list", help=_("custom word list, a CSV or XLSX file"))
+    b.add_argument("--word-col", help=_("column of the words (header text or 0-based index; default 0)"))
+    b.add_argument("--reading-col", help=_("column of the readings"))
     b.add_argument("--out", required=True)
     b.add_argument("--words-per-prompt", type=int, default=100)
-    b.add_argument("--prompts", type=int, help="number of prompts (default: each word once)")
+    b.add_argument("--prompts", type=int, help=_("number of prompts (default: each word once)"))
     b.add_argument("--model", default="gpt-4o-mini")
     b.add_argument("--temperature", type=float, default=1.0)
     b.add_argument("--max-tokens", type=int, default=1400)
@@ -293,18 +306,18 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name)
         if name == "submit":
             s.add_argument("input")
-            s.add_argument("--sync", action="store_true", help="ordinary chat calls instead of the Batch API")
+            s.add_argument("--sync", action="store_true", help=_("ordinary chat calls instead of the Batch API"))
             s.add_argument("--concurrency", type=int, default=4)
             s.add_argument("--max-retries", type=int, default=2)
-        s.add_argument("--state", required=(name != "submit"), help="state file (resumable submit)")
+        s.add_argument("--state", required=(name != "submit"), help=_("state file (resumable submit)"))
         if name != "status":
-            s.add_argument("--out", required=(name == "download"), help="output JSONL")
-            s.add_argument("--errors", help="failed requests (default: OUT with .errors.jsonl)")
+            s.add_argument("--out", required=(name == "download"), help=_("output JSONL"))
+            s.add_argument("--errors", help=_("failed requests (default: OUT with .errors.jsonl)"))
         s.add_argument("--base-url")
         s.add_argument("--api-key")
     for s in (b, sub.choices["submit"]):
-        s.add_argument("--price-in", type=float, default=PRICE_IN, help="dollars per 1M input tokens")
-        s.add_argument("--price-out", type=float, default=PRICE_OUT, help="dollars per 1M output tokens")
+        s.add_argument("--price-in", type=float, default=PRICE_IN, help=_("dollars per 1M input tokens"))
+        s.add_argument("--price-out", type=float, default=PRICE_OUT, help=_("dollars per 1M output tokens"))
     return p
 
 
@@ -318,37 +331,41 @@ def _cmd_build(args: argparse.Namespace) -> int:
     lines = build_requests(words, n_prompts=args.prompts, words_per_prompt=args.words_per_prompt, seed=args.seed,
                            model=args.model, temperature=args.temperature, max_tokens=args.max_tokens)
     write_jsonl(Path(args.out), lines)
-    print(f"wrote {len(lines)} requests for {len(words)} words to {args.out}")
-    print("expected cost: " + format_cost(estimate_cost(lines, args.price_in, args.price_out)))
+    print(_("wrote {requests} requests for {words} words to {path}").format(
+        requests=len(lines), words=len(words), path=args.out))
+    print(_("expected cost: {cost}").format(cost=format_cost(estimate_cost(lines, args.price_in, args.price_out))))
     return 0
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     lines = read_jsonl(Path(args.input))
     if args.sync and not args.out:
-        raise CorpusError("--sync needs --out for the answers.")
+        raise CorpusError(_("--sync needs --out for the answers."))
     if not args.sync and not args.state:
-        raise CorpusError("submit needs --state (or --sync with --out).")
+        raise CorpusError(_("submit needs --state (or --sync with --out)."))
     client, key = make_client(args.base_url, args.api_key, args.max_retries)
-    print("expected cost: " + format_cost(estimate_cost(lines, args.price_in, args.price_out)), flush=True)
+    print(_("expected cost: {cost}").format(cost=format_cost(estimate_cost(lines, args.price_in, args.price_out))),
+          flush=True)
     import openai
     try:
         if args.sync:
             skipped, ok, failed = run_sync(lines, Path(args.out), _errors_path(args), client, key, args.concurrency)
-            print(f"{ok} answered, {failed} failed, {skipped} already in {args.out}")
+            print(_("{ok} answered, {failed} failed, {skipped} already in {path}").format(
+                ok=ok, failed=failed, skipped=skipped, path=args.out))
             return 1 if failed else 0  # re-running retries only the failed ones
         state = submit(Path(args.input), Path(args.state), client)
         batch = client.batches.retrieve(state["batch_id"])
     except openai.APIError as exc:
         raise _api_error(exc, key) from None
-    print(("created " if state.get("created") else "already submitted: ") + batch_line(batch))
+    print((_("created {batch}") if state.get("created") else _("already submitted: {batch}")).format(
+        batch=batch_line(batch)))
     return 0
 
 
 def _cmd_status_or_download(args: argparse.Namespace) -> int:
     state = _load_state(Path(args.state))
     if not state.get("batch_id"):
-        raise CorpusError(f"{args.state} has no batch yet; run submit first.")
+        raise CorpusError(_("{path} has no batch yet; run submit first.").format(path=args.state))
     client, key = make_client(args.base_url, args.api_key)
     import openai
     try:
@@ -357,16 +374,21 @@ def _cmd_status_or_download(args: argparse.Namespace) -> int:
             print(batch_line(batch))
             return 0
         if batch.status != "completed":
-            print(f"not ready: {batch_line(batch)}", file=sys.stderr)
+            print(_("not ready: {batch}").format(batch=batch_line(batch)), file=sys.stderr)
             return 3
         n_out, n_err = download(batch, Path(args.out), _errors_path(args), client)
     except openai.APIError as exc:
         raise _api_error(exc, key) from None
-    print(f"{n_out} answers to {args.out}" + (f", {n_err} failed requests to {_errors_path(args)}" if n_err else ""))
+    if n_err:
+        print(_("{answers} answers to {path}, {failed} failed requests to {errors}").format(
+            answers=n_out, path=args.out, failed=n_err, errors=_errors_path(args)))
+    else:
+        print(_("{answers} answers to {path}").format(answers=n_out, path=args.out))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    i18n.set_language(i18n.from_environment())
     args = _parser().parse_args(argv)
     try:
         if args.command == "build":
@@ -375,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_submit(args)
         return _cmd_status_or_download(args)
     except CorpusError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {message}").format(message=exc), file=sys.stderr)
         return 2
 
 

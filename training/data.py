@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from core.i18n import _
 from training.runs import read_json
 
 IGNORE = -100  # label the loss skips (torch's CrossEntropyLoss ignore_index)
@@ -77,7 +78,7 @@ class CompletionCollator:
 
     def __init__(self, tokenizer, max_length: int, pack: bool = False):
         if tokenizer.eos_token_id is None:
-            raise ValueError("the tokenizer has no end-of-text token; set tokenizer.eos_token")
+            raise ValueError(_("the tokenizer has no end-of-text token; set tokenizer.eos_token"))
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.pack = pack

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from core import i18n
 from core.files import atomic_write
+from core.i18n import N_, _
 from core.modelfolder import PROMPT_FORMATS, verify
 from training import runs
 from training.data import prompt_format_of
@@ -65,17 +67,19 @@ class Metric:
     sample: str | None = None  # score_sample's field it is the mean of; None: from the validation split
 
 
+# label and description stay English here (the page keys its table columns by the label) and are
+# shown through _(); views/checkpoints_data.py's METRIC_TEXTS marks the same English.
 METRICS = (
-    Metric("val_loss", "val loss", "min", ".4f", "mean loss per completion token on the validation split"),
-    Metric("perplexity", "perplexity", "min", ".1f", "exp(validation loss), capped at exp(50)"),
-    Metric("n1_density", "N1 density", "max", ".2f", "share of the sample stories' words that are N1",
+    Metric("val_loss", N_("val loss"), "min", ".4f", N_("mean loss per completion token on the validation split")),
+    Metric("perplexity", N_("perplexity"), "min", ".1f", N_("exp(validation loss), capped at exp(50)")),
+    Metric("n1_density", N_("N1 density"), "max", ".2f", N_("share of the sample stories' words that are N1"),
            "n1_density"),
-    Metric("coverage", "coverage", "max", ".2f", "share of each sample's target words it used", "coverage"),
-    Metric("distinct_2", "distinct-2", "max", ".3f", "unique character bigrams / all bigrams", "distinct_2"),
-    Metric("repeated_rate", "repeated", "min", ".3f", "share of sentences that repeat an earlier one",
+    Metric("coverage", N_("coverage"), "max", ".2f", N_("share of each sample's target words it used"), "coverage"),
+    Metric("distinct_2", N_("distinct-2"), "max", ".3f", N_("unique character bigrams / all bigrams"), "distinct_2"),
+    Metric("repeated_rate", N_("repeated"), "min", ".3f", N_("share of sentences that repeat an earlier one"),
            "repeated_rate"),
-    Metric("mean_chars", "mean chars", None, ".0f", "mean length of a sample story in characters", "chars"),
-    Metric("clean_ending_rate", "clean endings", "max", ".2f", "share of samples that end at a sentence end",
+    Metric("mean_chars", N_("mean chars"), None, ".0f", N_("mean length of a sample story in characters"), "chars"),
+    Metric("clean_ending_rate", N_("clean endings"), "max", ".2f", N_("share of samples that end at a sentence end"),
            "clean_ending"),
 )
 
@@ -113,7 +117,7 @@ def requests(samples: int, max_new_tokens: int, seed: int) -> list:
     """The first `samples` prompts of the fixed set as GenerationRequests, seeded seed + i."""
     from core.generation.base import GenerationRequest
     if not 1 <= samples <= len(PROMPTS):
-        raise EvaluateError(f"samples must be between 1 and {len(PROMPTS)}.")
+        raise EvaluateError(_("samples must be between 1 and {count}.").format(count=len(PROMPTS)))
     return [GenerationRequest(targets=p["targets"], genres=p["genres"], style=p["style"],
                               max_new_tokens=max_new_tokens, seed=seed + i)
             for i, p in enumerate(PROMPTS[:samples])]
@@ -167,7 +171,8 @@ def load_validation(data: str | Path | None):
     from datasets import load_from_disk
     folder = dataset_dir(data)
     if not folder.is_dir():
-        raise EvaluateError(f"Dataset folder {folder} does not exist; pass --data or fix the run's config.")
+        raise EvaluateError(_("Dataset folder {folder} does not exist; pass --data or fix the run's config.").format(
+            folder=folder))
     splits = load_from_disk(str(folder))
     val = splits.get("validation") if hasattr(splits, "get") else None
     return val if val is not None and len(val) else None
@@ -245,13 +250,24 @@ def _write_eval(run_dir: Path, data: dict) -> None:
 
 
 def _progress_line(name: str, entry: dict) -> str:
+    """The log's line per checkpoint (the Checkpoints page shows the latest), in this process's
+    language: the head sentence, then one `label value` pair per sample metric."""
     if not entry.get("verified"):
-        return f"{name}: skipped, does not verify: {'; '.join(entry.get('problems') or [])}"
+        return _("{name}: skipped, does not verify: {problems}").format(
+            name=name, problems="; ".join(entry.get("problems") or []))
     loss = entry["val_loss"]
-    head = f"{name}: val loss {loss:.4f} ppl {entry['perplexity']:.1f}" if loss is not None else f"{name}: no validation loss"
-    figures = (f"{m.label.lower()} {'-' if entry.get(m.key) is None else format(entry[m.key], m.fmt)}"
+    head = (_("{name}: val loss {loss} ppl {perplexity}").format(
+        name=name, loss=f"{loss:.4f}", perplexity=f"{entry['perplexity']:.1f}") if loss is not None
+        else _("{name}: no validation loss").format(name=name))
+    figures = (f"{_label(m)} {'-' if entry.get(m.key) is None else format(entry[m.key], m.fmt)}"
                for m in METRICS if m.sample)
     return "  ".join((head, *figures))
+
+
+def _label(metric: Metric) -> str:
+    """A metric's label in the log line: lower case in English (n1 density), as translated else."""
+    label = _(metric.label)
+    return label.lower() if label == metric.label else label
 
 
 def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None, samples: int = 4,
@@ -262,16 +278,17 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None, sample
     `new_only` skips checkpoints eval.json already holds as verified."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise EvaluateError(f"Run directory {run_dir} does not exist.")
+        raise EvaluateError(_("Run directory {run_dir} does not exist.").format(run_dir=run_dir))
     config = read_config(run_dir)
     data = data_dir if data_dir is not None else config.get("data") or None
     paths = runs.checkpoints(run_dir)
     if checkpoint is not None:
         paths = [p for p in paths if p.name == checkpoint]
         if not paths:
-            raise EvaluateError(f"{run_dir} has no checkpoint named {checkpoint}.")
+            raise EvaluateError(_("{run_dir} has no checkpoint named {checkpoint}.").format(
+                run_dir=run_dir, checkpoint=checkpoint))
     if not paths:
-        raise EvaluateError(f"{run_dir} has no checkpoint-<step> folders yet.")
+        raise EvaluateError(_("{run_dir} has no checkpoint-<step> folders yet.").format(run_dir=run_dir))
     fmt = prompt_format_ or prompt_format(config, data)
     reqs = requests(samples, max_new_tokens, seed)
     validation = load_validation(data)
@@ -300,17 +317,20 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path | None = None, sample
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
-    ap.add_argument("--run", required=True, type=Path, help="run directory (with checkpoint-<step> folders)")
-    ap.add_argument("--data", type=Path, help="dataset folder (default: the run's config.json data)")
-    ap.add_argument("--samples", type=int, default=4, help=f"sample stories per checkpoint (1-{len(PROMPTS)})")
-    ap.add_argument("--max-new-tokens", type=int, default=80, help="tokens per sample story")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the first sample (sample i uses seed + i)")
-    ap.add_argument("--checkpoint", help="evaluate only this checkpoint (e.g. checkpoint-30)")
-    ap.add_argument("--new-only", action="store_true", help="skip checkpoints eval.json already has")
+    i18n.set_language(i18n.from_environment())
+    ap = argparse.ArgumentParser(prog="python -m training.evaluate", description=_(
+        "Score every checkpoint of a run: validation loss and perplexity, and sample stories."))
+    ap.add_argument("--run", required=True, type=Path, help=_("run directory (with checkpoint-<step> folders)"))
+    ap.add_argument("--data", type=Path, help=_("dataset folder (default: the run's config.json data)"))
+    ap.add_argument("--samples", type=int, default=4,
+                    help=_("sample stories per checkpoint (1-{count})").format(count=len(PROMPTS)))
+    ap.add_argument("--max-new-tokens", type=int, default=80, help=_("tokens per sample story"))
+    ap.add_argument("--seed", type=int, default=0, help=_("seed of the first sample (sample i uses seed + i)"))
+    ap.add_argument("--checkpoint", help=_("evaluate only this checkpoint (e.g. checkpoint-30)"))
+    ap.add_argument("--new-only", action="store_true", help=_("skip checkpoints eval.json already has"))
     ap.add_argument("--prompt-format", choices=PROMPT_FORMATS,
-                    help="prompt format (default: from the run's data, else own)")
-    ap.add_argument("--device", help="cuda, mps or cpu (default: the fastest present)")
+                    help=_("prompt format (default: from the run's data, else own)"))
+    ap.add_argument("--device", help=_("cuda, mps or cpu (default: the fastest present)"))
     args = ap.parse_args(argv)
     from core.generation.base import GenerationError
     try:
@@ -318,9 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                      seed=args.seed, checkpoint=args.checkpoint, new_only=args.new_only, device=args.device,
                      prompt_format_=args.prompt_format, progress=lambda line: print(line, flush=True))
     except (EvaluateError, GenerationError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_("error: {message}").format(message=e), file=sys.stderr)
         return 1
-    print(f"wrote {args.run / EVAL}")
+    print(_("wrote {path}").format(path=args.run / EVAL))
     return 0
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from core import settings
 from core.files import atomic_write, read_json, tail_lines
+from core.i18n import _
 from training import evaluate, runs
 from training.process import alive, python, spawn
 
@@ -126,10 +127,11 @@ def dataset_folder(root: Path, name: str) -> Path:
     """root/name for a new dataset; JobError for a name that is not a plain folder name, or one
     taken by a dataset or a preparation still running."""
     if not _NAME.match(name):
-        raise JobError("Name the dataset with letters, digits, '.', '_' or '-' (e.g. n1-words).")
+        raise JobError(_("Name the dataset with letters, digits, '.', '_' or '-' (e.g. n1-words)."))
     out = Path(root) / name
     if (out / "report.json").exists() or _preparing(out):
-        raise JobError(f"A dataset named {name} exists or is being prepared; choose another name.")
+        raise JobError(_("A dataset named {name} exists or is being prepared; choose another name.").format(
+            name=name))
     return out
 
 
@@ -137,9 +139,10 @@ def start_prepare(root: Path, name: str, output: str, fmt: str, inputs: str = ""
     """Check the request, then run training.prepare into root/name in the background; return
     the pid. JobError says what is wrong with a bad name or a missing file."""
     out = dataset_folder(root, name)
-    for label, path in (("Batch output", output), ("Batch input", inputs)):
-        if (path or label == "Batch output") and not Path(path).is_file():
-            raise JobError(f"{label} file {path or '(none given)'} does not exist.")
+    if not Path(output).is_file():
+        raise JobError(_("Batch output file {path} does not exist.").format(path=output or _("(none given)")))
+    if inputs and not Path(inputs).is_file():
+        raise JobError(_("Batch input file {path} does not exist.").format(path=inputs))
     argv = [python(), "-m", "training.prepare", "--batch-output", output, "--format", fmt,
             "--out", str(out)] + (["--batch-input", inputs] if inputs else [])
     out.mkdir(parents=True, exist_ok=True)
@@ -193,8 +196,9 @@ def start_conversion(model: str) -> dict:
     if current is not None and current["running"]:  # one that has said done or failed is over
         return current
     record_path, status_path, log = _conversion_paths(model)
-    # Said until the converter (a fresh Python importing torch: seconds) writes its own state.
-    atomic_write(status_path, json.dumps({"state": "running", "message": "Starting the converter…", "path": ""},
+    # Said until the converter (a fresh Python importing torch: seconds) writes its own state; in
+    # the language of the page that asked (the converter then writes in its own, see ct2).
+    atomic_write(status_path, json.dumps({"state": "running", "message": _("Starting the converter…"), "path": ""},
                                          ensure_ascii=False))
     started = time.time()
     pid = spawn(convert_command(model, status_path), log, {"TOKENIZERS_PARALLELISM": "false"})
@@ -224,7 +228,7 @@ def conversion_progress(model: str) -> dict | None:
         lines = [ln.strip() for ln in tail_lines(log, 50, max_bytes=8192)
                  if ln.strip() and not _PROGRESS_BAR.search(ln)]
         last = lines[-1] if lines else ""
-        state, message = "failed", (f"The conversion stopped before it finished: {last}" if last else
-                                    "The conversion stopped before it finished, without a word in its log.")
+        state, message = "failed", (_("The conversion stopped before it finished: {line}").format(line=last) if last
+                                    else _("The conversion stopped before it finished, without a word in its log."))
     return {**record, "state": state, "message": message, "path": str(status.get("path") or ""),
             "running": state == "running", "log": str(log)}

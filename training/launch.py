@@ -24,6 +24,7 @@ from pathlib import Path
 
 from core import modelfolder
 from core.files import atomic_write
+from core.i18n import _
 from training import runs
 from training.config import TrainConfig
 from training.process import alive, python, spawn
@@ -49,7 +50,7 @@ def build_command(request: Path, gpus: Sequence[int] = (), processes: int = 1,
     if processes <= 1 and accelerate_config is None:
         return [python(), *train], env
     if accelerate_config is None and not gpus:
-        raise LaunchError("Several processes need GPUs or an accelerate config file (e.g. CPU DDP).")
+        raise LaunchError(_("Several processes need GPUs or an accelerate config file (e.g. CPU DDP)."))
     argv = [python(), "-m", "accelerate.commands.launch", "--num_processes", str(max(processes, 1))]
     if accelerate_config is not None:
         argv += ["--config_file", str(accelerate_config)]  # it says DDP, FSDP or DeepSpeed
@@ -88,7 +89,8 @@ def start_run(run_dir: Path, config: TrainConfig, gpus: Sequence[int] = (), proc
     marker, and start training in the background; return the pid."""
     run_dir = Path(run_dir).resolve()  # the command runs from the repository root
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise LaunchError(f"{run_dir} already holds a run; pick another name or resume that one.")
+        raise LaunchError(_("{run_dir} already holds a run; pick another name or resume that one.").format(
+            run_dir=run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     request = _write_request(run_dir, config.as_request())
     if prompt_format:
@@ -102,13 +104,13 @@ def resume_run(run_dir: Path) -> int:
     started from the command line (no launch.json) gets a one-process command from config.json."""
     run_dir = Path(run_dir)
     if runs.effective_status(run_dir)["alive"]:
-        raise LaunchError(f"{run_dir.name} is still running; stop it first.")
+        raise LaunchError(_("{run} is still running; stop it first.").format(run=run_dir.name))
     record = runs.read_launch(run_dir)
     argv, env = record.get("argv"), record.get("env") or {}
     if not argv:
         config = runs.run_config(run_dir)
         if not config:
-            raise LaunchError(f"{run_dir.name} has no run.json or config.json to resume from.")
+            raise LaunchError(_("{run} has no run.json or config.json to resume from.").format(run=run_dir.name))
         request = runs.request_path(run_dir)
         if not request.exists():
             request = _write_request(run_dir, config)

@@ -8,6 +8,7 @@ one back (is it an adapter, its base model, merging it) is core.modelfolder's.
 from __future__ import annotations
 
 from core import modelfolder
+from core.i18n import _
 from training.errors import TrainError
 
 
@@ -33,4 +34,5 @@ def wrap(model, r: int, alpha: int, dropout: float, targets: str, checkpointing:
     try:
         return peft.get_peft_model(model, config)
     except ValueError as e:
-        raise TrainError(f"lora_targets {targets!r} do not fit this model: {str(e).splitlines()[0]}") from None
+        raise TrainError(_("lora_targets {targets} do not fit this model: {reason}").format(
+            targets=repr(targets), reason=str(e).splitlines()[0])) from None

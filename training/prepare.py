@@ -45,27 +45,29 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core import i18n
 from core.analysis import analyze
 from core.generation.base import STYLES
 from core.generation.pipeline import repeated_sentence_rate
 from core.generation.prompts import (Subject, genres_of, own_format, parse_answer, published_v1,
                                      published_v2_first, published_v2_second, style_of)
+from core.i18n import N_, _
 
 FORMATS = ("v1", "v2", "words")
 PROMPT_WORDS = ("used", "all")  # which target words the words format puts in the prompt
 REASONS = ("malformed_json", "wrong_format", "failed_request", "unparseable", "bad_header", "too_short",
            "too_long", "low_density", "repetitive", "near_duplicate")
-EXPLAIN = {  # what a reason's rejects are, for the warning line
-    "malformed_json": "lines that are not JSON objects (a cut or corrupted file?)",
-    "wrong_format": "JSON lines that are neither Batch output nor {custom_id, text}",
-    "failed_request": "requests the Batch API answered with an error",
-    "unparseable": "answers with no headers above the story, or no story",
-    "bad_header": "answers whose headers name neither a known style nor a known genre",
-    "too_short": "stories shorter than --min-chars",
-    "too_long": "stories longer than --max-chars",
-    "low_density": "stories below --min-density",
-    "repetitive": "stories above --max-repeat repeated sentences",
-    "near_duplicate": "near-copies of stories already kept",
+EXPLAIN = {  # what a reason's rejects are, for the warning line (shown through _())
+    "malformed_json": N_("lines that are not JSON objects (a cut or corrupted file?)"),
+    "wrong_format": N_("JSON lines that are neither Batch output nor {custom_id, text}"),
+    "failed_request": N_("requests the Batch API answered with an error"),
+    "unparseable": N_("answers with no headers above the story, or no story"),
+    "bad_header": N_("answers whose headers name neither a known style nor a known genre"),
+    "too_short": N_("stories shorter than --min-chars"),
+    "too_long": N_("stories longer than --max-chars"),
+    "low_density": N_("stories below --min-density"),
+    "repetitive": N_("stories above --max-repeat repeated sentences"),
+    "near_duplicate": N_("near-copies of stories already kept"),
 }
 HEAVY = 0.2  # a reason dropping more than this share of the lines is worth a warning
 SPLITS = ("train", "validation", "test")
@@ -115,9 +117,11 @@ class Report:
         return asdict(self)
 
     def table(self) -> str:
-        rows = [("lines read", self.lines)] + [(r, self.dropped.get(r, 0)) for r in REASONS]
-        rows += [("kept", self.kept)] + [(f"  {k} unknown", n) for k, n in (self.unknown or {}).items()]
-        rows += [(f"  {s} (records)", self.splits.get(s, 0)) for s in SPLITS]
+        """The command line's drop table; the reasons and splits are named as in report.json."""
+        rows = [(_("lines read"), self.lines)] + [(r, self.dropped.get(r, 0)) for r in REASONS]
+        rows += [(_("kept"), self.kept)] + [("  " + _("{field} unknown").format(field=k), n)
+                                            for k, n in (self.unknown or {}).items()]
+        rows += [("  " + _("{split} (records)").format(split=s), self.splits.get(s, 0)) for s in SPLITS]
         return "\n".join(f"{name:<22}{n:>7}" for name, n in rows)
 
     def warnings(self) -> list[str]:
@@ -129,7 +133,9 @@ def heavy_reasons(report: Mapping) -> list[str]:
     dict): a batch that loses a fifth of its stories to one rule needs a look, not a shrug."""
     lines, dropped = report.get("lines") or 0, report.get("dropped") or {}
     rejects = Path(report["out"]) / "rejects.jsonl" if report.get("out") else "rejects.jsonl"
-    return [f"{reason} rejected {n} of {lines} lines ({n / lines:.0%}): {EXPLAIN[reason]}; see {rejects}."
+    return [_("{reason} rejected {count} of {lines} lines ({share}): {explanation}; see {path}.").format(
+                reason=reason, count=n, lines=lines, share=i18n.percent(n / lines, 0),
+                explanation=_(EXPLAIN[reason]), path=rejects)
             for reason in REASONS if lines and (n := dropped.get(reason) or 0) / lines > HEAVY]
 
 
@@ -343,14 +349,16 @@ def prepare(batch_output: str | Path, out: str | Path, batch_input: str | Path |
     """Read, filter, split and save; see the module docstring for the rules."""
     args = argparse.Namespace(**{k: v for k, v in locals().items()})
     if format not in FORMATS:
-        raise PrepareError(f"Format must be one of {', '.join(FORMATS)}, not {format!r}.")
+        raise PrepareError(_("Format must be one of {choices}, not {value}.").format(
+            choices=", ".join(FORMATS), value=repr(format)))
     if prompt_words not in PROMPT_WORDS:
-        raise PrepareError(f"Prompt words must be one of {', '.join(PROMPT_WORDS)}, not {prompt_words!r}.")
+        raise PrepareError(_("Prompt words must be one of {choices}, not {value}.").format(
+            choices=", ".join(PROMPT_WORDS), value=repr(prompt_words)))
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        raise PrepareError("Validation and test fractions must be at least 0 and add up to less than 1.")
+        raise PrepareError(_("Validation and test fractions must be at least 0 and add up to less than 1."))
     for path in (batch_output, batch_input):
         if path is not None and not Path(path).is_file():
-            raise PrepareError(f"{path} does not exist or is not a file.")
+            raise PrepareError(_("{path} does not exist or is not a file.").format(path=path))
     words = read_word_lists(Path(batch_input)) if batch_input else {}
     all_targets = tuple(sorted({w for ws in words.values() for w in analysis_targets(ws)}))
     out = Path(out)
@@ -369,11 +377,13 @@ def prepare(batch_output: str | Path, out: str | Path, batch_input: str | Path |
             else:
                 kept.append(story)
     if lines == 0:
-        raise PrepareError(f"{batch_output} has no lines.")
+        raise PrepareError(_("{path} has no lines.").format(path=batch_output))
     if not kept:
         worst = max(REASONS, key=lambda r: dropped[r])
-        raise PrepareError(f"No story of {batch_output} passed the filters ({worst} rejected {dropped[worst]} of "
-                           f"{lines} lines: {EXPLAIN[worst]}); see {out / 'rejects.jsonl'}.")
+        raise PrepareError(_("No story of {path} passed the filters ({reason} rejected {count} of {lines} lines: "
+                             "{explanation}); see {rejects}.").format(
+            path=batch_output, reason=worst, count=dropped[worst], lines=lines, explanation=_(EXPLAIN[worst]),
+            rejects=out / "rejects.jsonl"))
     by_split = split(kept, seed, val, test)
     save(out, {name: [r for s in by_split[name] for r in records(s, format, prompt_words)] for name in SPLITS})
     report = Report(
@@ -398,20 +408,23 @@ def _custom_id(raw: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.prepare", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--batch-output", required=True, help="Batch output JSONL (or {custom_id, text} lines)")
-    ap.add_argument("--batch-input", help="the Batch input JSONL: target words per custom_id")
-    ap.add_argument("--format", default="v1", choices=FORMATS, help="prompt format of the records")
+    i18n.set_language(i18n.from_environment())
+    ap = argparse.ArgumentParser(prog="python -m training.prepare",
+                                 description=_("Batch output -> filtered prompt/completion dataset, split by story."))
+    ap.add_argument("--batch-output", required=True, help=_("Batch output JSONL (or {custom_id, text} lines)"))
+    ap.add_argument("--batch-input", help=_("the Batch input JSONL: target words per custom_id"))
+    ap.add_argument("--format", default="v1", choices=FORMATS, help=_("prompt format of the records"))
     ap.add_argument("--prompt-words", default="used", choices=PROMPT_WORDS,
-                    help="words format: list the target words the story uses (default) or all it was asked for")
-    ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the train/validation/test split")
-    ap.add_argument("--min-chars", type=int, default=600, help="drop bodies shorter than this")
-    ap.add_argument("--max-chars", type=int, default=2600, help="drop bodies longer than this")
-    ap.add_argument("--min-density", type=float, default=5.0, help="drop stories below this N1 density")
-    ap.add_argument("--max-repeat", type=float, default=0.2, help="drop stories above this repeated-sentence rate")
-    ap.add_argument("--val", type=float, default=0.05, help="validation fraction (of stories)")
-    ap.add_argument("--test", type=float, default=0.05, help="test fraction (of stories)")
+                    help=_("words format: list the target words the story uses (default) or all it was asked for"))
+    ap.add_argument("--out", required=True, help=_("output directory"))
+    ap.add_argument("--seed", type=int, default=0, help=_("seed of the train/validation/test split"))
+    ap.add_argument("--min-chars", type=int, default=600, help=_("drop bodies shorter than this"))
+    ap.add_argument("--max-chars", type=int, default=2600, help=_("drop bodies longer than this"))
+    ap.add_argument("--min-density", type=float, default=5.0, help=_("drop stories below this N1 density"))
+    ap.add_argument("--max-repeat", type=float, default=0.2,
+                    help=_("drop stories above this repeated-sentence rate"))
+    ap.add_argument("--val", type=float, default=0.05, help=_("validation fraction (of stories)"))
+    ap.add_argument("--test", type=float, default=0.05, help=_("test fraction (of stories)"))
     a = ap.parse_args(argv)
     import datasets
     datasets.disable_progress_bars()  # the drop table is the output; bars would bury it
@@ -419,14 +432,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = prepare(a.batch_output, a.out, a.batch_input, a.format, a.seed, a.min_chars, a.max_chars,
                          a.min_density, a.max_repeat, a.val, a.test, a.prompt_words)
     except (PrepareError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_("error: {message}").format(message=e), file=sys.stderr)
         return 2
     print(report.table())
     for line in report.warnings():
-        print(f"warning: {line}")
+        print(_("warning: {message}").format(message=line))
     out = Path(report.out)
-    print(f"dataset: {out / 'dataset'}\njsonl:   {out}/{{train,validation,test}}.jsonl\n"
-          f"rejects: {out / 'rejects.jsonl'}\nreport:  {out / 'report.json'}")
+    print(_("dataset: {dataset}\njsonl:   {jsonl}\nrejects: {rejects}\nreport:  {report}").format(
+        dataset=out / "dataset", jsonl=f"{out}/{{train,validation,test}}.jsonl", rejects=out / "rejects.jsonl",
+        report=out / "report.json"))
     return 0
 
 

@@ -26,8 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-from core import modelfolder
+from core import i18n, modelfolder
 from core.files import atomic_write, read_json, read_jsonl, tail_lines
+from core.i18n import N_, _, ngettext
 from training.process import alive
 
 CONFIG = "config.json"
@@ -177,7 +178,7 @@ def effective_status(run_dir: Path) -> dict:
             state = "stopping"  # the trainer consumes STOP at once, then saves for a while
     elif state in ACTIVE or (launched and not fresh):
         state = "failed"
-        status["error"] = status.get("error") or "The training process ended without finishing (killed or crashed)."
+        status["error"] = status.get("error") or _("The training process ended without finishing (killed or crashed).")
     elif not state:
         state = "unknown"
     result = {**status, "state": state, "alive": running}
@@ -215,21 +216,31 @@ def summaries(root: Path, session_minutes: float | None = None) -> list[dict]:
 
 
 def human_seconds(seconds: float | None) -> str:
-    """'2 h 05 min', '7 min', '40 s'; '–' when unknown."""
+    """'2 h 05 min', '7 min', '40 s'; '–' when unknown (the page's own copy is
+    views.training_live.duration, with the same messages)."""
     if seconds is None:
         return "–"
     seconds = int(round(seconds))
     if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+        return _("{hours} h {minutes} min").format(hours=seconds // 3600, minutes=f"{seconds % 3600 // 60:02d}")
+    if seconds >= 60:
+        return _("{minutes} min").format(minutes=seconds // 60)
+    return _("{seconds} s").format(seconds=seconds)
 
 
-def sessions_text(sessions: int | None, session_minutes: float, unit: str = "minutes", about: str = "about ") -> str:
-    """'about 3 more sessions of 90 minutes': the one place the session sentence is written (the
-    page, `training.runs list` and, as '3 more sessions of 90 min', the trainer's log line)."""
+def sessions_text(sessions: int | None, session_minutes: float, short: bool = False) -> str:
+    """'about 3 more sessions of 90 minutes' (`training.runs list`), or, `short`, '3 more
+    sessions of 90 min' (the trainer's log line); '' when nothing is measured yet. The page
+    writes its own sentence (views.training_live)."""
     if sessions is None:
         return ""
-    return f"{about}{sessions} more session{'' if sessions == 1 else 's'} of {session_minutes:g} {unit}"
+    minutes = f"{session_minutes:g}"
+    if short:
+        return ngettext("{count} more session of {minutes} min", "{count} more sessions of {minutes} min",
+                        sessions).format(count=sessions, minutes=minutes)
+    return ngettext("about {count} more session of {minutes} minutes",
+                    "about {count} more sessions of {minutes} minutes", sessions).format(
+        count=sessions, minutes=minutes)
 
 
 class _Tee:
@@ -264,25 +275,39 @@ def tee_log(run_dir: Path) -> None:
     sys.stdout, sys.stderr = _Tee(sys.stdout, handle), _Tee(sys.stderr, handle)
 
 
+# A run's state and the fields `show` prints, as the command line writes them (the states and
+# keys themselves stay English in the run files and in code; the page has the same messages).
+STATE_NAMES = {"starting": N_("starting"), "running": N_("running"), "stopping": N_("stopping"),
+               "stopped": N_("stopped"), "done": N_("done"), "failed": N_("failed"), "unknown": N_("unknown")}
+FIELD_NAMES = {"model": N_("model"), "data": N_("data"), "checkpoints": N_("checkpoints"),
+               "started": N_("started"), "finished": N_("finished"), "error": N_("error")}
+
+
 def _line(row: dict) -> str:
     active = row["state"] in ACTIVE
     best = f"{row['best_eval_loss']:.4f}" if row["best_eval_loss"] is not None else "–"
     left = human_seconds(row["remaining_seconds"]) if active else "–"
     sessions = sessions_text(row["sessions"], row["session_minutes"]) if active else ""
-    return (f"{row['name']:<32} {row['state']:<9} step {row['step']}/{row['total_steps'] or '?'}  "
-            f"left {left}  best eval {best}  {sessions}").rstrip()
+    state = _(STATE_NAMES[row["state"]]) if row["state"] in STATE_NAMES else str(row["state"])
+    return _("{name} {state} step {step}/{total}  left {left}  best eval {best}  {sessions}").format(
+        name=f"{row['name']:<32}", state=f"{state:<9}", step=row["step"], total=row["total_steps"] or "?",
+        left=left, best=best, sessions=sessions).rstrip()
+
+
+def _field(key: str, value) -> str:
+    return "  " + _("{field}: {value}").format(field=_(FIELD_NAMES[key]), value=value)
 
 
 def _show(run_dir: Path, session_minutes: float | None) -> None:
     row = summary(run_dir, session_minutes)
     print(_line(row))
     for key in ("model", "data", "checkpoints"):
-        print(f"  {key}: {row[key]}")
+        print(_field(key, row[key]))
     for key in ("started", "finished"):
         if row[key]:
-            print(f"  {key}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row[key]))}")
+            print(_field(key, time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row[key]))))
     if row["state"] == "failed":
-        print(f"  error: {row['error']}")
+        print(_field("error", row["error"]))
         for line in log_tail(run_dir, 10):
             print(f"  | {line}")
 
@@ -293,25 +318,28 @@ def main(argv: list[str] | None = None) -> int:
 
     from core import settings
 
+    i18n.set_language(i18n.from_environment())
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--runs", type=Path, default=None, help="runs folder (default: data/runs)")
+    common.add_argument("--runs", type=Path, default=None, help=_("runs folder (default: data/runs)"))
     common.add_argument("--session-minutes", type=float, default=None,
-                        help="session length for the estimate (default: each run's session_minutes)")
-    parser = argparse.ArgumentParser(prog="python -m training.runs", description="Training runs and their state.")
+                        help=_("session length for the estimate (default: each run's session_minutes)"))
+    parser = argparse.ArgumentParser(prog="python -m training.runs", description=_("Training runs and their state."))
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", parents=[common], help="every run: state, step/total, time left, sessions")
-    sub.add_parser("show", parents=[common], help="one run in detail").add_argument("run", help="run name or folder")
+    sub.add_parser("list", parents=[common], help=_("every run: state, step/total, time left, sessions"))
+    sub.add_parser("show", parents=[common], help=_("one run in detail")).add_argument(
+        "run", help=_("run name or folder"))
     args = parser.parse_args(argv)
     if args.session_minutes is not None and args.session_minutes <= 0:
-        parser.error("--session-minutes must be positive")
+        parser.error(_("--session-minutes must be positive"))
     root = args.runs or settings.paths().runs
     if args.command == "list":
         rows = summaries(root, args.session_minutes)
-        print("\n".join(_line(r) for r in rows) if rows else f"no runs in {root}")
+        print("\n".join(_line(r) for r in rows) if rows else _("no runs in {root}").format(root=root))
         return 0
     run_dir = Path(args.run) if Path(args.run).is_dir() else root / args.run
     if not run_dir.is_dir():
-        print(f"error: no run {args.run!r} (not a folder, nor a run in {root})", file=sys.stderr)
+        print(_("error: no run {run} (not a folder, nor a run in {root})").format(run=repr(args.run), root=root),
+              file=sys.stderr)
         return 2
     _show(run_dir, args.session_minutes)
     return 0

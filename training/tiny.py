@@ -17,6 +17,9 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from core import i18n
+from core.i18n import _
+
 EOS = "<|endoftext|>"  # end of text, also the padding token (GPT-2 convention)
 UNK = "<unk>"  # never produced by a byte-level tokenizer, kept so loaders that expect one find it
 
@@ -50,7 +53,7 @@ def train_tokenizer(sentences: list[str], vocab_size: int, context: int = 1024) 
 def tiny_config(vocab_size: int, eos_id: int, layers: int, width: int, heads: int,
                 context: int) -> GPT2Config:
     if width % heads:
-        raise ValueError(f"width {width} must be a multiple of heads {heads}")
+        raise ValueError(_("width {width} must be a multiple of heads {heads}").format(width=width, heads=heads))
     return GPT2Config(
         vocab_size=vocab_size, n_positions=context, n_embd=width, n_layer=layers, n_head=heads,
         # GPT2Config defaults these to GPT-2's 50256, which is outside a small vocabulary.
@@ -78,21 +81,24 @@ def _size_mb(folder: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.tiny", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder to write the model to")
-    parser.add_argument("--layers", type=int, default=2, help="transformer blocks")
-    parser.add_argument("--width", type=int, default=64, help="hidden size (multiple of --heads)")
-    parser.add_argument("--heads", type=int, default=2, help="attention heads")
-    parser.add_argument("--vocab", type=int, default=2000, help="tokenizer vocabulary size (>= 258)")
-    parser.add_argument("--context", type=int, default=1024, help="positions the model can see")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the initial weights")
+    i18n.set_language(i18n.from_environment())
+    parser = argparse.ArgumentParser(prog="python -m training.tiny", description=_(
+        "A small GPT-2 and a Japanese tokenizer made from scratch, saved like any checkpoint."))
+    parser.add_argument("--out", type=Path, required=True, help=_("folder to write the model to"))
+    parser.add_argument("--layers", type=int, default=2, help=_("transformer blocks"))
+    parser.add_argument("--width", type=int, default=64, help=_("hidden size (multiple of --heads)"))
+    parser.add_argument("--heads", type=int, default=2, help=_("attention heads"))
+    parser.add_argument("--vocab", type=int, default=2000, help=_("tokenizer vocabulary size (>= 258)"))
+    parser.add_argument("--context", type=int, default=1024, help=_("positions the model can see"))
+    parser.add_argument("--seed", type=int, default=0, help=_("seed for the initial weights"))
     args = parser.parse_args(argv)
     if args.width % args.heads:
-        parser.error(f"--width {args.width} must be a multiple of --heads {args.heads}")
+        parser.error(_("--width {width} must be a multiple of --heads {heads}").format(width=args.width,
+                                                                                       heads=args.heads))
     if args.vocab < 258:
-        parser.error("--vocab must be at least 258 (256 bytes and two special tokens)")
+        parser.error(_("--vocab must be at least 258 (256 bytes and two special tokens)"))
     out = build_tiny(args.out, args.layers, args.width, args.heads, args.vocab, args.seed, args.context)
-    print(f"tiny model written to {out} ({_size_mb(out):.1f} MB)")
+    print(_("tiny model written to {path} ({size} MB)").format(path=out, size=f"{_size_mb(out):.1f}"))
     return 0
 
 

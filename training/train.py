@@ -23,7 +23,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from core import modelfolder
+from core import i18n, modelfolder
+from core.i18n import _
 from core.modelfolder import verify
 from training import distributed, lora, runs
 from training.config import TrainConfig, parse_config
@@ -46,7 +47,7 @@ class RunCallback(TrainerCallback):
         self.first_step = None
         self.last_log = (self.start, 0)  # (time, tokens) at the previous log line
 
-    def request_stop(self, *_):
+    def request_stop(self, *_signal):
         self.stop_requested = True
 
     def _seconds_per_step(self, state) -> float | None:
@@ -110,19 +111,22 @@ class RunCallback(TrainerCallback):
 
 def progress_line(record: dict, total: int, seconds_per_step: float | None, session_minutes: float) -> str:
     """The log's line per logging step, e.g. `step 40/300 loss 3.2100 lr 4.20e-05 12.3 tok/s
-    1.90 s/step, about 9 min left = 1 more session of 90 min`."""
+    1.90 s/step, about 9 min left = 1 more session of 90 min`, in the trainer's language (the
+    numbers are written the same way in every language)."""
     lr = record.get("learning_rate")
-    line = (f"step {record['step']}/{total} loss {record['loss']:.4f} lr {lr if lr is None else format(lr, '.2e')} "
-            f"{record['tokens_per_second']:.1f} tok/s")
+    line = _("step {step}/{total} loss {loss} lr {lr} {speed} tok/s").format(
+        step=record["step"], total=total, loss=f"{record['loss']:.4f}", lr=lr if lr is None else format(lr, ".2e"),
+        speed=f"{record['tokens_per_second']:.1f}")
     est = runs.estimate({"step": record["step"], "total_steps": total, "seconds_per_step": seconds_per_step},
                         session_minutes)
     if est["remaining_seconds"] is None:
-        return line + ", time left not measured yet"
+        return _("{line}, time left not measured yet").format(line=line)
+    per_step = f"{seconds_per_step:.2f}"
     if not est["remaining_steps"]:
-        return f"{line} {seconds_per_step:.2f} s/step, last step"
-    sessions = runs.sessions_text(est["sessions"], session_minutes, unit="min", about="")
-    return (f"{line} {seconds_per_step:.2f} s/step, about {math.ceil(est['remaining_seconds'] / 60)} min left"
-            f" = {sessions}")
+        return _("{line} {seconds} s/step, last step").format(line=line, seconds=per_step)
+    sessions = runs.sessions_text(est["sessions"], session_minutes, short=True)
+    return _("{line} {seconds} s/step, about {minutes} min left = {sessions}").format(
+        line=line, seconds=per_step, minutes=math.ceil(est["remaining_seconds"] / 60), sessions=sessions)
 
 
 def complete_checkpoint(path: Path, run_dir: Path, model) -> None:
@@ -150,7 +154,7 @@ def newest_intact_checkpoint(run_dir: Path) -> Path | None:
     for path in reversed(runs.checkpoints(run_dir)):
         if (path / "trainer_state.json").exists() and not verify(path):
             return path
-        print(f"skipping checkpoint {path.name}: not intact", file=sys.stderr)
+        print(_("skipping checkpoint {name}: not intact").format(name=path.name), file=sys.stderr)
     return None
 
 
@@ -161,7 +165,7 @@ def load_splits(cfg: TrainConfig, tokenizer):
         data = data / "dataset"
     splits = load_from_disk(str(data))
     if "train" not in splits:
-        raise ValueError(f"{data} has no train split; build it with python -m training.prepare.")
+        raise ValueError(_("{data} has no train split; build it with python -m training.prepare.").format(data=data))
     train = tokenize_records(splits["train"], tokenizer, cfg.max_length)
     val = splits.get("validation")
     val = tokenize_records(val, tokenizer, cfg.max_length) if val is not None and len(val) else None
@@ -198,9 +202,9 @@ def check_options(cfg: TrainConfig) -> None:
     """Fail before loading anything when this machine cannot do what the config asks."""
     import torch
     if cfg.precision == "fp16" and not torch.cuda.is_available():
-        raise TrainError("fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
+        raise TrainError(_("fp16 needs a CUDA GPU; use bf16 or fp32 on CPU."))
     if cfg.precision == "bf16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
-        raise TrainError("This GPU has no bf16; use fp16 or fp32.")
+        raise TrainError(_("This GPU has no bf16; use fp16 or fp32."))
     if cfg.lora:
         lora.require_peft()
 
@@ -281,7 +285,7 @@ def run(cfg: TrainConfig) -> int:
         # Rank 0 picks the checkpoint (verify loads a whole model) and every rank resumes from it.
         resume = distributed.from_main(lambda: newest_intact_checkpoint(out))
         if resume and main:
-            print(f"resuming from {resume}", flush=True)
+            print(_("resuming from {checkpoint}").format(checkpoint=resume), flush=True)
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     except BaseException as e:
         if isinstance(e, SystemExit) and not e.code:
@@ -291,14 +295,18 @@ def run(cfg: TrainConfig) -> int:
     ending = "stopped" if callback.stopped else "done"
     if main:
         runs.write_status(out, state=ending, step=trainer.state.global_step)
-        print(f"{ending} at step {trainer.state.global_step}", flush=True)
+        print((_("stopped at step {step}") if callback.stopped else _("done at step {step}")).format(
+            step=trainer.state.global_step), flush=True)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: a TrainError (or a model folder that cannot load) becomes exit status 1
-    and its one sentence on stderr, with no traceback."""
-    cfg = parse_config(argv, description=__doc__.splitlines()[0])
+    and its one sentence on stderr, with no traceback. Messages, status.json's error included,
+    are in the command line's language (NONESTORY_LANG, else the system's; English by default)."""
+    i18n.set_language(i18n.from_environment())
+    cfg = parse_config(argv, description=_("Supervised fine-tuning of a causal LM on prompt/completion records, "
+                                           "in a run directory."))
     try:
         return run(cfg)
     except (TrainError, modelfolder.ModelFolderError) as e:

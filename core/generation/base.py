@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from core.i18n import _
+
 GENRES = ("学園", "異能力", "恋愛", "バトル", "ハーレム", "乙女")
 STYLES = ("文学風", "評論風", "論述風")
 # The original answers' 設定 paragraphs (first run, 1,000 answers) ran 66-305 characters, median
@@ -52,27 +54,29 @@ class GenerationRequest:
         object.__setattr__(self, "continues", one_line(self.continues))
         problems = []
         if len(self.premise) > PREMISE_MAX:
-            problems.append(f"the premise has {len(self.premise)} characters; keep it to {PREMISE_MAX} or fewer")
+            problems.append(_("The premise has {count} characters; keep it to {limit} or fewer.").format(
+                count=len(self.premise), limit=PREMISE_MAX))
         if len(self.continues) > SUMMARY_MAX:
-            problems.append(f"the summary of the earlier story must be at most {SUMMARY_MAX} characters")
+            problems.append(_("The summary of the earlier story must be at most {limit} characters.").format(
+                limit=SUMMARY_MAX))
         if not 1 <= self.max_new_tokens <= 4096:
-            problems.append("max new tokens must be between 1 and 4096")
+            problems.append(_("Max new tokens must be between 1 and 4096."))
         if not 0.0 <= self.temperature <= 2.0:
-            problems.append("temperature must be between 0 and 2")
+            problems.append(_("Temperature must be between 0 and 2."))
         if not 0.0 < self.top_p <= 1.0:
-            problems.append("top-p must be above 0 and at most 1")
+            problems.append(_("Top-p must be above 0 and at most 1."))
         if not 1.0 <= self.repetition_penalty <= 2.0:
-            problems.append("repetition penalty must be between 1 and 2")
+            problems.append(_("Repetition penalty must be between 1 and 2."))
         if not 0 <= self.no_repeat_ngram_size <= 10:
-            problems.append("no-repeat n-gram size must be between 0 and 10")
+            problems.append(_("No-repeat n-gram size must be between 0 and 10."))
         if not 1 <= self.n <= 8:
-            problems.append("the number of candidates must be between 1 and 8")
+            problems.append(_("The number of candidates must be between 1 and 8."))
         if self.style not in STYLES:
-            problems.append(f"style must be one of {', '.join(STYLES)}")
+            problems.append(_("Style must be one of {styles}.").format(styles=", ".join(STYLES)))
         if not self.genres or any(g not in GENRES for g in self.genres):
-            problems.append(f"genres must come from {', '.join(GENRES)}")
+            problems.append(_("Genres must come from {genres}.").format(genres=", ".join(GENRES)))
         if problems:
-            raise GenerationError(problems[0][0].upper() + problems[0][1:] + ".")
+            raise GenerationError(problems[0])
 
     @property
     def genre(self) -> str:

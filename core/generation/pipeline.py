@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from core.analysis import Analysis, analyze
 from core.generation.base import Backend, Draft, GenerationError, GenerationRequest
+from core.i18n import _
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 
@@ -68,7 +69,7 @@ def produce(backend: Backend, request: GenerationRequest, on_delta: Callable[[in
                 on_delta(i, delta)
         draft = backend.finish(one, "".join(pieces))
         if not draft.text.strip():
-            raise GenerationError("The model returned an empty story; try another seed or a higher temperature.")
+            raise GenerationError(_("The model returned an empty story; try another seed or a higher temperature."))
         candidates.append(Candidate(draft, analyze(draft.text, targets=request.targets),
                                     repeated_sentence_rate(draft.text), seed))
     return sorted(candidates, key=lambda c: c.rank_key, reverse=True)

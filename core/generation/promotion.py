@@ -14,13 +14,17 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core import settings
+from core import i18n, settings
 from core.files import atomic_write, read_jsonl
 from core.generation import registry
+from core.i18n import N_, _
 
 SETTINGS = "promotion.json"
 LOG = "promotions.jsonl"
 _BOOKKEEPING = ("step", "evaluated")  # numbers in an evaluation entry that are not figures
+# A threshold out of range, by the field it is in (one whole sentence each, for translation).
+_OUT_OF_RANGE = {"min_coverage": N_("The threshold min coverage must be between 0 and 1."),
+                 "min_clean_ending": N_("The threshold min clean ending must be between 0 and 1.")}
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class Thresholds:
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise registry.PromotionError(f"The threshold {name.replace('_', ' ')} must be between 0 and 1.")
+                raise registry.PromotionError(_(_OUT_OF_RANGE[name]))
 
 
 class PromotionRefused(registry.PromotionError):
@@ -64,21 +68,24 @@ def save_thresholds(value: Thresholds) -> None:
 def shortfalls(evaluation: dict | None, limits: Thresholds) -> list[str]:
     """Why `evaluation` (an eval.json entry) should not reach students; [] when it may."""
     if not evaluation or not evaluation.get("verified"):
-        return ["It has no evaluation: evaluate it on the Compare tab first."]
+        return [_("It has no evaluation: evaluate it on the Compare tab first.")]
     out = []
     coverage, clean = evaluation.get("coverage"), evaluation.get("clean_ending_rate")
     if coverage is None or coverage < limits.min_coverage:
-        out.append(f"Its target coverage {_pct(coverage)} is below the threshold {_pct(limits.min_coverage)}.")
+        out.append(_("Its target coverage {coverage} is below the threshold {threshold}.").format(
+            coverage=_pct(coverage), threshold=_pct(limits.min_coverage)))
     if clean is None or clean < limits.min_clean_ending:
-        out.append(f"Its clean-ending rate {_pct(clean)} is below the threshold {_pct(limits.min_clean_ending)}.")
+        out.append(_("Its clean-ending rate {rate} is below the threshold {threshold}.").format(
+            rate=_pct(clean), threshold=_pct(limits.min_clean_ending)))
     broken = sum(1 for s in evaluation.get("samples") or () if "\ufffd" in (s.get("text") or ""))
     if broken:
-        out.append(f"{broken} of its sample stories contain U+FFFD (characters the tokenizer could not decode).")
+        out.append(_("{count} of its sample stories contain U+FFFD (characters the tokenizer could not decode).")
+                   .format(count=i18n.number(broken)))
     return out
 
 
 def _pct(value: float | None) -> str:
-    return "not measured" if value is None else f"{value:.0%}"
+    return _("not measured") if value is None else i18n.percent(value, 0)
 
 
 def figures(evaluation: dict | None) -> dict:
@@ -98,7 +105,7 @@ def promote(path: str | Path, name: str, evaluation: dict | None, *, force_reaso
         raise PromotionRefused(problems)
     force_reason = (force_reason or "").strip()
     if problems and not force_reason:
-        raise PromotionRefused(problems + ["To promote it anyway, tick “promote anyway” and give a reason."])
+        raise PromotionRefused(problems + [_("To promote it anyway, tick “promote anyway” and give a reason.")])
     entry = registry.promote(path, name, by=by, figures=figures(evaluation), **kwargs)
     _append_log({"at": time.time(), "by": by, "name": entry["name"], "run": entry.get("run", ""),
                  "checkpoint": entry.get("checkpoint", ""), "figures": figures(evaluation),

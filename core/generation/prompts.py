@@ -28,6 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from core.generation.base import GENRES, STYLES, GenerationRequest
+from core.i18n import N_
 from core.sentences import sentences
 
 FORMATS = ("v1", "v2", "own", "chat")
@@ -149,16 +150,16 @@ def _chat_lines(request: GenerationRequest) -> str:
 
 
 # What each prompt format does with a premise and a sequel's summary, for the Generate page.
-# Keyed by ModelSpec.prompt_format ("" is the example passage).
+# Keyed by ModelSpec.prompt_format ("" is the example passage); marked here, translated where shown.
 PREMISE_NOTES = {
-    "chat": "The API model is told to follow the premise (設定) and, for a sequel, the earlier story's summary.",
-    "own": ("The premise goes in a 【設定】 line (and a sequel's summary in 【前情提要】); models trained here have "
-            "not seen these lines yet, so they may follow them loosely or not at all."),
-    "v2": ("train002 was trained without a premise; its one trained slot for content is the second half's "
-           "【前情提要】 line, so the premise and a sequel's summary go there, and it follows them loosely."),
-    "v1": "train001 was trained without a premise or summary and ignores both; they are only kept with the story.",
-    "": ("The example passage is put together from stored example sentences and cannot follow a premise or "
-         "continue a story; they are only kept with the story."),
+    "chat": N_("The API model is told to follow the premise (設定) and, for a sequel, the earlier story's summary."),
+    "own": N_("The premise goes in a 【設定】 line (and a sequel's summary in 【前情提要】); models trained here have "
+              "not seen these lines yet, so they may follow them loosely or not at all."),
+    "v2": N_("train002 was trained without a premise; its one trained slot for content is the second half's "
+             "【前情提要】 line, so the premise and a sequel's summary go there, and it follows them loosely."),
+    "v1": N_("train001 was trained without a premise or summary and ignores both; they are only kept with the story."),
+    "": N_("The example passage is put together from stored example sentences and cannot follow a premise or "
+           "continue a story; they are only kept with the story."),
 }
 
 

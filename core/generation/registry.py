@@ -23,6 +23,7 @@ from pathlib import Path
 from core import modelfolder, settings
 from core.files import atomic_write
 from core.generation.base import Backend, GenerationError
+from core.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class ModelSpec:
         return f"{self.backend}:{self.model}"
 
 
-EXAMPLES = ModelSpec("Example passage (offline, not AI)", "examples", "example-passage", "", "offline")
+# Its name is stored with jobs and matched by find: it stays English, marked for a page to show translated.
+EXAMPLES = ModelSpec(N_("Example passage (offline, not AI)"), "examples", "example-passage", "", "offline")
 # The original project's fine-tunes of rinna/japanese-gpt2-medium: train001 was trained on
 # whole stories (prompt v1), train002 on halves with a summary of the first (prompt v2).
 PUBLISHED = (
@@ -50,8 +52,8 @@ PUBLISHED = (
 
 ENGINES = ("hf", "ct2")  # the backends that run a local model: transformers, CTranslate2 int8
 ENGINE_LABELS = {"ct2": "ct2 int8"}  # what a model's name says of its engine (hf says nothing)
-ENGINE_MISSING = ("CTranslate2 is not installed here, so the transformers engine wrote this; "
-                  "pip install ctranslate2==4.8.5 brings the faster engine.")
+ENGINE_MISSING = N_("CTranslate2 is not installed here, so the transformers engine wrote this; "
+                     "pip install ctranslate2==4.8.5 brings the faster engine.")
 
 
 def with_engine(name: str, backend: str) -> str:
@@ -116,7 +118,8 @@ def _keep_copy(folder: Path, name: str) -> Path:
         os.replace(tmp, target)
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise PromotionError(f"Could not copy {folder.name} to {root}: {err.strerror or err}.") from None
+        raise PromotionError(_("Could not copy {folder} to {target}: {error}.").format(
+            folder=folder.name, target=root, error=err.strerror or err)) from None
     return target
 
 
@@ -131,20 +134,23 @@ def promote(path: str | Path, name: str, prompt_format: str = "own", run: str = 
     core.generation.promotion, which gates this on the evaluation.)"""
     name, folder = (name or "").strip(), Path(path).expanduser().resolve()
     if not name:
-        raise PromotionError("Give the model a name before promoting it.")
+        raise PromotionError(_("Give the model a name before promoting it."))
     if prompt_format not in modelfolder.PROMPT_FORMATS:
-        raise PromotionError(f"Prompt format {prompt_format!r} is not for local models; use v1, v2 or own.")
+        raise PromotionError(_("Prompt format {prompt_format} is not for local models; use v1, v2 or own.").format(
+            prompt_format=repr(prompt_format)))
     _check_engine(engine)
     entries = promoted()
     taken = {e["name"] for e in entries} | {plain_name(m.name) for m in available()}
     if name in taken:
-        raise PromotionError(f"A model named {name!r} already exists; choose another name.")
+        raise PromotionError(_("A model named {name} already exists; choose another name.").format(name=repr(name)))
     twin = next((e for e in entries if folder in (Path(e["path"]), Path(e.get("source") or e["path"]))), None)
     if twin is not None:
-        raise PromotionError(f"{folder.name} is already promoted as {twin['name']!r}.")
+        raise PromotionError(_("{folder} is already promoted as {name}.").format(folder=folder.name,
+                                                                                 name=repr(twin["name"])))
     problems = modelfolder.verify(folder)  # loads the weights: only when promoting
     if problems:
-        raise PromotionError(f"{folder.name} cannot be promoted: {problems[0].rstrip('.')}.")
+        raise PromotionError(_("{folder} cannot be promoted: {problem}.").format(folder=folder.name,
+                                                                                problem=problems[0].rstrip(".")))
     kept = _keep_copy(folder, name) if keep_copy else None
     entry = {"name": name, "path": str(kept or folder), "source": str(folder), "copied": kept is not None,
              "prompt_format": prompt_format, "run": run, "checkpoint": checkpoint or folder.name,
@@ -160,7 +166,7 @@ def unpromote(name: str) -> None:
     entries = promoted()
     entry = next((e for e in entries if e["name"] == name), None)
     if entry is None:
-        raise PromotionError(f"No promoted model is named {name!r}.")
+        raise PromotionError(_("No promoted model is named {name}.").format(name=repr(name)))
     _write_promoted([e for e in entries if e["name"] != name])
     copies = (settings.paths().models / COPIES).resolve()
     if entry.get("copied") and Path(entry["path"]).resolve().parent == copies:
@@ -171,13 +177,14 @@ def set_default(name: str | None) -> None:
     """Make one promoted model the default (None: none is); NONESTORY_DEFAULT_MODEL still wins."""
     entries = promoted()
     if name is not None and not any(e["name"] == name for e in entries):
-        raise PromotionError(f"No promoted model is named {name!r}.")
+        raise PromotionError(_("No promoted model is named {name}.").format(name=repr(name)))
     _write_promoted([{**e, "default": e["name"] == name} for e in entries])
 
 
 def _check_engine(engine: str) -> None:
     if engine not in ENGINES:
-        raise PromotionError(f"Engine {engine!r} is not one of {', '.join(ENGINES)}.")
+        raise PromotionError(_("Engine {engine} is not one of {engines}.").format(engine=repr(engine),
+                                                                                 engines=", ".join(ENGINES)))
 
 
 def engine_of(entry: dict) -> str:
@@ -190,7 +197,7 @@ def set_engine(name: str, engine: str) -> None:
     _check_engine(engine)
     entries = promoted()
     if not any(e["name"] == name for e in entries):
-        raise PromotionError(f"No promoted model is named {name!r}.")
+        raise PromotionError(_("No promoted model is named {name}.").format(name=repr(name)))
     _write_promoted([{**e, "engine": engine} if e["name"] == name else e for e in entries])
 
 
@@ -313,7 +320,8 @@ def find(name_or_model: str, backend: str | None = None) -> ModelSpec:
         engine = backend or "hf"
         return ModelSpec(with_engine(name_or_model, engine), engine, name_or_model,
                          modelfolder.prompt_format(name_or_model), "local")
-    raise GenerationError(f"Unknown model {name_or_model!r} for the {backend} backend.")
+    raise GenerationError(_("Unknown model {model} for the {backend} backend.").format(model=repr(name_or_model),
+                                                                                        backend=backend))
 
 
 def spec_for_backend(backend: str, model: str | None = None) -> ModelSpec:
@@ -324,7 +332,8 @@ def spec_for_backend(backend: str, model: str | None = None) -> ModelSpec:
         return find(model or settings.get("NONESTORY_OPENAI_MODEL", "gpt-4o-mini"), "openai")
     if backend in ENGINES:
         return find(model or PUBLISHED[0].model, backend)
-    raise GenerationError(f"Unknown backend {backend!r}; use examples, hf, ct2 or openai.")
+    raise GenerationError(_("Unknown backend {backend}; use examples, hf, ct2 or openai.").format(
+        backend=repr(backend)))
 
 
 def engine_note(spec: ModelSpec) -> str:
@@ -334,7 +343,7 @@ def engine_note(spec: ModelSpec) -> str:
         return ""
     from core.generation import ct2
 
-    return "" if ct2.available() else ENGINE_MISSING
+    return "" if ct2.available() else _(ENGINE_MISSING)
 
 
 def make_backend(spec: ModelSpec) -> Backend:
@@ -355,4 +364,4 @@ def make_backend(spec: ModelSpec) -> Backend:
         from core.generation.hf import TransformersBackend  # imports torch: only when needed
 
         return TransformersBackend(spec.model, prompt_format=spec.prompt_format or "own")
-    raise GenerationError(f"Unknown backend {spec.backend!r}.")
+    raise GenerationError(_("Unknown backend {backend}.").format(backend=repr(spec.backend)))

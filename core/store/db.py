@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from core.errors import StoreError  # re-exported: the store's callers catch it from here
+from core.i18n import _
 
 
 # Forward-only migrations: index i upgrades a database from version i to i + 1.
@@ -246,7 +247,8 @@ class Database:
         except duckdb.IOException as exc:
             raise StoreError(_open_error(self.path, exc)) from None
         except (duckdb.Error, OSError) as exc:
-            raise StoreError(f"Cannot open the database {self.path}: {exc}".splitlines()[0]) from None
+            raise StoreError(_("Cannot open the database {path}: {error}").format(
+                path=self.path, error=(str(exc).splitlines() or [""])[0])) from None
         if not read_only:
             self.migrate()
 
@@ -255,7 +257,7 @@ class Database:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             if self._closed:
-                raise StoreError(f"The database {self.path} is closed.")
+                raise StoreError(_("The database {path} is closed.").format(path=self.path))
             cur = self._local.cursor = self._con.cursor()
             self._cursors.add(cur)
         return cur
@@ -319,8 +321,9 @@ class Database:
         """Bring the file up to the newest schema, one migration per transaction."""
         current = self.version()
         if current > len(MIGRATIONS):
-            raise StoreError(f"The database {self.path} was written by a newer NoneStory "
-                             f"(schema {current}); upgrade the app or point NONESTORY_DB elsewhere.")
+            raise StoreError(_("The database {path} was written by a newer NoneStory (schema {schema}); "
+                               "upgrade the app or point NONESTORY_DB elsewhere.").format(path=self.path,
+                                                                                          schema=current))
         for version in range(current, len(MIGRATIONS)):
             with self.transaction() as con:
                 con.execute(MIGRATIONS[version])
@@ -330,6 +333,6 @@ class Database:
 def _open_error(path: Path, exc: Exception) -> str:
     text = str(exc)
     if "lock" in text.lower():
-        return (f"The database {path} is in use by another process (is the app running?); "
-                f"stop it or set NONESTORY_DB to another file.")
-    return f"Cannot open the database {path}: {text.splitlines()[0]}"
+        return _("The database {path} is in use by another process (is the app running?); "
+                 "stop it or set NONESTORY_DB to another file.").format(path=path)
+    return _("Cannot open the database {path}: {error}").format(path=path, error=(text.splitlines() or [""])[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from core.i18n import _
 from core.store.db import Database, StoreError
 from core.store.students import check_profile_name
 
@@ -23,9 +24,10 @@ def set_states(db: Database, profile: str, words: Iterable[str], state: str, how
     "new" removes the row (new is the default), and is logged like any change."""
     profile = check_profile_name(profile)
     if state not in STATES:
-        raise StoreError(f"A word's state is one of {', '.join(STATES)}, not {state!r}.")
+        raise StoreError(_("A word's state is one of {states}, not {state}.").format(states=", ".join(STATES),
+                                                                                    state=repr(state)))
     if how not in HOW:
-        raise StoreError(f"Unknown source of a word-state change: {how!r}.")
+        raise StoreError(_("Unknown source of a word-state change: {source}.").format(source=repr(how)))
     wanted = list(dict.fromkeys(w.strip() for w in words if w and w.strip()))
     if not wanted:
         return 0

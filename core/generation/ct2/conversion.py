@@ -30,11 +30,12 @@ from typing import Any
 from core import modelfolder, settings
 from core.files import atomic_write, read_json
 from core.generation.base import GenerationError
+from core.i18n import N_, _
 
 FOLDER = ".ct2"  # hidden: model lists find models by config.json one level down, never in here
 RECORD = "nonestory.json"  # what was converted, from what, and model.bin's size
 FORMAT = 1  # bump to convert every model again after a change to how conversions are made
-NOT_INSTALLED = "CTranslate2 is not installed; install it with pip install ctranslate2==4.8.5."
+NOT_INSTALLED = N_("CTranslate2 is not installed; install it with pip install ctranslate2==4.8.5.")
 # What a conversion depends on; training state (optimizer.pt, trainer_state.json...) does not count.
 _SOURCE_FILES = ("config.json", "generation_config.json", modelfolder.ADAPTER_CONFIG, "tokenizer.json",
                  "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "spiece.model",
@@ -64,7 +65,7 @@ def placement(device: str | None) -> tuple[str, int]:
         import ctranslate2
 
         return ("cuda", 0) if ctranslate2.get_cuda_device_count() > 0 else ("cpu", 0)
-    kind, _, index = device.partition(":")
+    kind, __, index = device.partition(":")
     return ("cuda", int(index or 0)) if kind == "cuda" else ("cpu", 0)
 
 
@@ -175,21 +176,22 @@ def _damage(path: Path) -> str:
     """What is wrong with a finished conversion, without loading it; "" when it looks whole."""
     record = read_json(path / RECORD)
     if not record:
-        return f"its record {RECORD} is missing or garbled"
+        return _("its record {file} is missing or garbled").format(file=RECORD)
     if not read_json(path / "config.json"):
-        return "config.json is missing or garbled"
+        return _("{file} is missing or garbled").format(file="config.json")
     try:
         vocabulary = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         vocabulary = None
     if not isinstance(vocabulary, list) or not vocabulary:
-        return "vocabulary.json is missing or garbled"
+        return _("{file} is missing or garbled").format(file="vocabulary.json")
     try:
         size = (path / "model.bin").stat().st_size
     except OSError:
-        return "model.bin is missing"
+        return _("{file} is missing").format(file="model.bin")
     if size != record.get("model_bytes"):
-        return f"model.bin has {size} bytes, not the {record.get('model_bytes')} written"
+        return _("{file} has {size} bytes, not the {written} written").format(
+            file="model.bin", size=size, written=record.get("model_bytes"))
     return ""
 
 
@@ -221,7 +223,8 @@ def _locked(root: Path) -> Iterator[None]:
         root.mkdir(parents=True, exist_ok=True)
         handle = open(root / ".lock", "a+")
     except OSError as err:
-        raise GenerationError(f"Cannot write the CTranslate2 copy to {root}: {err.strerror or err}.") from None
+        raise GenerationError(_("Cannot write the CTranslate2 copy to {folder}: {error}.").format(
+            folder=root, error=err.strerror or err)) from None
     with lock, handle:
         try:
             import fcntl
@@ -245,7 +248,7 @@ def convert(model: str, device: str | None = None, progress: Progress | None = N
 
 def convert_as(model: str, ctype: str, progress: Progress | None, broken: str = "") -> Path:
     if not available():
-        raise GenerationError(NOT_INSTALLED)
+        raise GenerationError(_(NOT_INSTALLED))
     if source_folder(model) is None:
         _fetch(model)
     target = current_folder(model, ctype)
@@ -254,17 +257,20 @@ def convert_as(model: str, ctype: str, progress: Progress | None, broken: str = 
         if target.is_dir() and not problem:
             return target
         if target.is_dir():
-            say(progress, f"The CTranslate2 copy of {model} is damaged ({problem.rstrip('.')}); converting it again…",
-                logging.WARNING)
+            say(progress, _("The CTranslate2 copy of {model} is damaged ({problem}); converting it again…").format(
+                model=model, problem=problem.rstrip(".")), logging.WARNING)
             shutil.rmtree(target, ignore_errors=True)
         else:
-            why = "the model changed since its last conversion" if _older(target.parent, ctype, target) else "first use"
-            say(progress, f"Converting {model} to CTranslate2 {ctype} ({why})…")
+            line = (_("Converting {model} to CTranslate2 {compute_type} (the model changed since its last "
+                      "conversion)…") if _older(target.parent, ctype, target) else
+                    _("Converting {model} to CTranslate2 {compute_type} (first use)…"))
+            say(progress, line.format(model=model, compute_type=ctype))
         started = time.perf_counter()
         _build(model, target, ctype)
         for stale in _older(target.parent, ctype, target) + list(target.parent.glob(".tmp-*")):
             shutil.rmtree(stale, ignore_errors=True)  # old conversions; leftovers of a killed one
-        say(progress, f"Converted {model} in {time.perf_counter() - started:.1f} s.")
+        say(progress, _("Converted {model} in {seconds} s.").format(
+            model=model, seconds=f"{time.perf_counter() - started:.1f}"))
         return target
 
 
@@ -294,7 +300,7 @@ def convert_model(model: Any, tokenizer: Any, out: str | Path, device: str | Non
     a CTranslate2 folder `out`, replacing what is there; no transformers weights are written.
     `model` is left as it was (the converter works on a copy: see _build)."""
     if not available():
-        raise GenerationError(NOT_INSTALLED)
+        raise GenerationError(_(NOT_INSTALLED))
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     _write(copy.deepcopy(model), tokenizer, out, compute_type(device), {"source": "in memory"}, replace=True)
@@ -320,7 +326,8 @@ def _write(model: Any, tokenizer: Any, target: Path, ctype: str, record: dict, r
         if isinstance(err, Exception) and not isinstance(err, GenerationError):
             from core.generation.loading import first_line
 
-            raise GenerationError(f"Could not convert {record['source']} to CTranslate2: {first_line(err)}") from err
+            raise GenerationError(_("Could not convert {model} to CTranslate2: {error}").format(
+                model=record["source"], error=first_line(err))) from err
         raise
 
 

@@ -22,6 +22,7 @@ from core.generation import local
 from core.generation.base import GenerationError, GenerationRequest
 from core.generation.ct2.conversion import (RECORD, Progress, available, compute_type, convert_as, current_folder,
                                          device_name, placement, source_folder)
+from core.i18n import _
 
 _SEED_LOCK = threading.Lock()  # ctranslate2.set_random_seed is process-wide
 
@@ -51,7 +52,8 @@ def _open(path: Path, device: str, ctype: str, name: str) -> Any:
     except (OSError, ValueError, RuntimeError) as err:  # a damaged copy, a missing folder, no CUDA
         from core.generation.loading import first_line
 
-        raise GenerationError(f"The CTranslate2 copy of {name} does not load: {first_line(err)}") from err
+        raise GenerationError(_("The CTranslate2 copy of {model} does not load: {error}").format(
+            model=name, error=first_line(err))) from err
 
 
 @dataclass
@@ -132,7 +134,7 @@ class Ct2Model:
 
 
 def _user_error(err: BaseException) -> GenerationError | None:
-    return GenerationError(local.OOM_MESSAGE) if local.out_of_memory(err) else None
+    return GenerationError(_(local.OOM_MESSAGE)) if local.out_of_memory(err) else None
 
 
 def load(path: str | Path, tokenizer: Any, model_id: str = "", device: str | None = None) -> Ct2Model:
@@ -144,7 +146,8 @@ def load(path: str | Path, tokenizer: Any, model_id: str = "", device: str | Non
     try:
         vocabulary = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:  # CTranslate2 read it a moment ago: only a race gets here
-        raise GenerationError(f"The CTranslate2 copy of {name} has no readable vocabulary.json.") from err
+        raise GenerationError(_("The CTranslate2 copy of {model} has no readable {file}.").format(
+            model=name, file="vocabulary.json")) from err
     eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else record.get("eos_id")
     return Ct2Model(model_id or str(path), path, device, tokenizer, vocabulary, eos, record.get("context"), ctype,
                     generator)
@@ -197,7 +200,7 @@ def load_model(model: str, device: str | None = None, progress: Progress | None 
         except GenerationError as err:  # looks whole, but CTranslate2 refuses it
             from core.generation.loading import first_line
 
-            reason = f"CTranslate2 cannot load it: {first_line(err.__cause__ or err)}"
+            reason = _("CTranslate2 cannot load it: {error}").format(error=first_line(err.__cause__ or err))
             handle = load(convert_as(model, ctype, progress, broken=reason), tokenizer, model, device)
         with _CACHE_LOCK:
             _CACHE[key] = handle
@@ -213,7 +216,8 @@ def _tokenizer(model: str) -> Any:
     try:
         return loading.load_tokenizer(model, source, local_only=True)
     except Exception as err:  # transformers raises OSError, ValueError... for bad files
-        raise GenerationError(f"Could not load the tokenizer of {model}: {loading.first_line(err)}") from err
+        raise GenerationError(_("Could not load the tokenizer of {model}: {error}").format(
+            model=model, error=loading.first_line(err))) from err
 
 
 class Ct2Backend(local.LocalBackend):
