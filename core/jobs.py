@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from core import learner, store
+from core import i18n, learner, store
 from core.generation import prompts, registry
 from core.generation.base import SUMMARY_MAX, Backend, GenerationError, GenerationRequest
 from core.generation.examples import LABEL
@@ -32,6 +32,16 @@ def request_to_json(request: GenerationRequest) -> dict:
     if not d.get("extra"):
         d.pop("extra", None)  # e.g. {"min_new_tokens": 64} from a benchmark; usually empty
     return d
+
+
+LANGUAGE = "language"  # the request's key for the interface language of who asked
+
+
+def job_language(job: dict) -> str | None:
+    """The language the job's asker used: its warnings and errors are written in it."""
+    request = job.get("request")
+    first = request[0] if isinstance(request, list) and request else request
+    return first.get(LANGUAGE) if isinstance(first, dict) else None
 
 
 def request_from_json(d: dict) -> GenerationRequest:
@@ -189,7 +199,7 @@ class JobManager:
                keep_all: bool = False) -> int:
         job_id = store.create_job(self.db, profile=profile, kind="story", model_name=spec.name,
                                   backend=spec.backend, model=spec.model, prompt_format=spec.prompt_format,
-                                  request=request_to_json(request), keep_all=keep_all)
+                                  request=request_to_json(request) | {LANGUAGE: i18n.current()}, keep_all=keep_all)
         self._enqueue(job_id, spec)
         return job_id
 
@@ -198,7 +208,8 @@ class JobManager:
             raise GenerationError(_("A batch needs at least one story."))
         job_id = store.create_job(self.db, profile=profile, kind="batch", model_name=spec.name,
                                   backend=spec.backend, model=spec.model, prompt_format=spec.prompt_format,
-                                  request=[request_to_json(r) for r in requests], total=len(requests))
+                                  request=[request_to_json(r) | {LANGUAGE: i18n.current()} for r in requests],
+                                  total=len(requests))
         self._enqueue(job_id, spec)
         return job_id
 
@@ -239,18 +250,23 @@ class JobManager:
             if not store.mark_running(self.db, job_id):
                 continue  # cancelled while it waited
             job = store.get_job(self.db, job_id)
-            try:
-                backend, warning = self._backends.get(spec.key) or backend_for(spec)
-                # A fallback (transformers for a ct2 model whose conversion failed, the example
-                # passage for a model that did not load) is not kept: the next job tries the
-                # model again, so a conversion mended meanwhile is used without a restart.
-                if backend.name == spec.backend:
-                    self._backends[spec.key] = (backend, warning)
-            except GenerationError as exc:
-                store.mark_finished(self.db, job_id, "failed", error=str(exc))
-                continue
-            run_job(self.db, job, backend, warning, self._live.get(job_id))
-            self._forget_later(job_id)
+            with i18n.language(job_language(job)):  # its warnings and errors in the asker's language
+                self._run(spec, job)
+
+    def _run(self, spec: registry.ModelSpec, job: dict) -> None:
+        job_id = job["id"]
+        try:
+            backend, warning = self._backends.get(spec.key) or backend_for(spec)
+            # A fallback (transformers for a ct2 model whose conversion failed, the example
+            # passage for a model that did not load) is not kept: the next job tries the
+            # model again, so a conversion mended meanwhile is used without a restart.
+            if backend.name == spec.backend:
+                self._backends[spec.key] = (backend, warning)
+        except GenerationError as exc:
+            store.mark_finished(self.db, job_id, "failed", error=str(exc))
+            return
+        run_job(self.db, job, backend, warning, self._live.get(job_id))
+        self._forget_later(job_id)
 
     def _forget_later(self, job_id: int, keep: int = 200) -> None:
         """Keep the live text of recent jobs for pages still polling; drop the oldest."""

@@ -113,6 +113,20 @@ def test_api_down_fails_the_job_with_one_line_and_worker_keeps_going(db, monkeyp
     assert wait(db, manager.submit(registry.EXAMPLES, GenerationRequest()))["status"] == "done"
 
 
+def test_a_jobs_error_is_written_in_the_language_of_who_asked(db, monkeypatch):
+    """The worker thread writes the job's error in the submitting session's language."""
+    from core import i18n
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    manager = JobManager(db)
+    with i18n.language("ja"):
+        job_id = manager.submit(registry.spec_for_backend("openai", "m"), GenerationRequest())
+    failed = wait(db, job_id)
+    assert failed["status"] == "failed" and failed["request"]["language"] == "ja"
+    english = wait(db, manager.submit(registry.spec_for_backend("openai", "m"), GenerationRequest()))["error"]
+    assert "Cannot reach" in english and failed["error"] != english and "Cannot reach" not in failed["error"]
+
+
 def test_cancel_a_queued_job(db):
     with ChatServer(delay=1.5) as server:
         spec = registry.ModelSpec("slow", "openai", "slow", "chat")
