@@ -216,8 +216,7 @@ def summaries(root: Path, session_minutes: float | None = None) -> list[dict]:
 
 
 def human_seconds(seconds: float | None) -> str:
-    """'2 h 05 min', '7 min', '40 s'; '–' when unknown (the page's own copy is
-    views.training_live.duration, with the same messages)."""
+    """'2 h 05 min', '7 min', '40 s' in the language in use; '–' when unknown."""
     if seconds is None:
         return "–"
     seconds = int(round(seconds))

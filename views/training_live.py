@@ -29,18 +29,6 @@ def state_label(state: str) -> str:
     return _(STATES[state]) if state in STATES else str(state)
 
 
-def duration(seconds: float | None) -> str:
-    """runs.human_seconds in the language in use: '2 h 05 min', '7 min', '40 s'; '–' when unknown."""
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return _("{hours} h {minutes} min").format(hours=seconds // 3600, minutes=f"{seconds % 3600 // 60:02d}")
-    if seconds >= 60:
-        return _("{minutes} min").format(minutes=seconds // 60)
-    return _("{seconds} s").format(seconds=seconds)
-
-
 def smooth(values: list[float], weight: float) -> list[float]:
     """TensorBoard's debiased exponential moving average: the first points are not dragged
     towards zero, and weight 0 returns the values unchanged."""
@@ -86,8 +74,8 @@ def _numbers(status: dict, metrics: list[dict], minutes: float) -> None:
     c1.metric(_("Step"), f"{step} / {total or '?'}")
     c2.metric(_("Tokens / s"), i18n.number(last["tokens_per_second"], 0) if last else "–")
     elapsed = metrics[-1].get("elapsed") if metrics else None
-    c3.metric(_("Elapsed (this session)"), duration(elapsed))
-    c4.metric(_("Time left"), duration(est["remaining_seconds"]) if active else "–")
+    c3.metric(_("Elapsed (this session)"), runs.human_seconds(elapsed))  # in the language in use
+    c4.metric(_("Time left"), runs.human_seconds(est["remaining_seconds"]) if active else "–")
     if total:
         st.progress(min(step / total, 1.0))
     if active and est["sessions"]:
