@@ -42,14 +42,14 @@ def nav_links(page) -> list[str]:
 def test_the_browsers_language_then_the_picker_then_the_profiles(app_url, browser_in):
     tw = browser_in("zh-TW")
     tw.goto(app_url)
-    wait_text(tw, "開啟檔案")
+    wait_text(tw, "開啟個人檔案")
     settled(tw)
     assert any("閱讀" in t for t in nav_links(tw)) and not any("Reader" in t for t in nav_links(tw))
     # the browser picks traditional-Chinese glyphs for the fonts after Source Sans
     tw.wait_for_function("document.documentElement.lang === 'zh-Hant'")
     tw.locator(".st-key-profile_name input").fill("mei")
     tw.locator(".st-key-profile_go button").click()
-    wait_text(tw, "檔案：mei")
+    wait_text(tw, "個人檔案：mei")
     settled(tw)
     picker = tw.locator(".st-key-ui_language input[role=combobox]")
     picker.press("ArrowDown")

@@ -181,7 +181,7 @@ def test_a_profile_keeps_the_language_it_chose(staff):
     at.text_input(key="profile_name").input("mei")
     at.button(key="profile_go").click().run()
     at.selectbox(key=sidebar.LANGUAGE).set_value("zh_Hant").run()
-    assert at.button(key="profile_close").label == "關閉檔案"
+    assert at.button(key="profile_close").label == "關閉個人檔案"
     db = store.Database(settings.paths().db)
     assert students.language_of(db, "mei") == "zh_Hant"
     db.close()
@@ -189,7 +189,7 @@ def test_a_profile_keeps_the_language_it_chose(staff):
     again.run()
     again.text_input(key="profile_name").input("mei")
     again.button(key="profile_go").click().run()
-    assert again.button(key="profile_close").label == "關閉檔案"
+    assert again.button(key="profile_close").label == "關閉個人檔案"
 
 
 # -- every page, as each role, in each language ------------------------------------------------
