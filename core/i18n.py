@@ -18,7 +18,7 @@ import gettext
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 DOMAIN = "nonestory"
@@ -103,11 +103,6 @@ def translations(code: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, LOCALES, languages=[code], fallback=True)
 
 
-def reload() -> None:
-    """Read the catalogues again (after `make` compiled new ones in a running process)."""
-    translations.cache_clear()
-
-
 def _(message: str) -> str:
     """`message` in the language in use. Placeholders are named ({count}, {name}) and filled
     after translation with .format, so a translator can move them. An empty message stays
@@ -148,13 +143,6 @@ def percent(share: float, decimals: int = 1) -> str:
 
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "%"
     return format_percent(share, format=pattern, locale=babel_locale())
-
-
-def day(value: date | datetime) -> str:
-    """A date as the language writes it, short: Dec 1, 2026 / 2026年12月1日."""
-    from babel.dates import format_date
-
-    return format_date(value, format="medium", locale=babel_locale())
 
 
 def moment(value: datetime) -> str:

@@ -2,18 +2,17 @@
 their language: the language the browser session chose (views.sidebar keeps it in the session
 state under LANGUAGE), read afresh for every message of that session's script run, widget
 callbacks and fragments included. Outside a script run (a job's worker thread) English."""
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
 from core import i18n
 
 LANGUAGE = "ui_language"  # the session-state key of the interface language
 
 
 def _session_language() -> str | None:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
     if get_script_run_ctx(suppress_warning=True) is None:  # not a session's script run
         return None
-    import streamlit as st
-
     return st.session_state.get(LANGUAGE)
 
 

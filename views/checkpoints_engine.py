@@ -20,7 +20,6 @@ from core.generation import ct2, registry
 from core.i18n import N_, _
 from training import jobs
 from views.common import flash
-from views.sidebar import use_language
 
 POLL_SECONDS = 2.0
 ENGINE_NAMES = {"hf": "transformers", "ct2": "CTranslate2 int8"}
@@ -79,7 +78,6 @@ def engine_picker() -> str:
 def _choose(name: str, model: str, was: str) -> None:
     """The engine radio's callback: set the engine (and start the conversion for ct2); a
     refusal puts the radio back and says why in one sentence."""
-    use_language()  # a callback runs before the page sets this run's language
     engine = st.session_state["ck_engine"]
     try:
         why = refusal(engine)

@@ -12,14 +12,12 @@ from core.store import known
 from core.vocab import LEVELS, level_words
 from core.wordlists import WordListError, known_words_file
 from views.common import database, flash, profile
-from views.sidebar import use_language
 
 UP_TO = LEVELS[:-1]  # N5..N2: "every word up to N1" would be the whole list
 _RESULT = "_known_result"  # ("success" | "error", message) left by a callback for the next run
 
 
 def _mark_levels() -> None:
-    use_language()  # a callback runs before the page sets this run's language
     chosen = st.session_state.get("known_up_to", "N3")
     levels = LEVELS[:LEVELS.index(chosen) + 1]
     words = [w for level in levels for w in level_words(level)]
@@ -33,7 +31,6 @@ def _mark_levels() -> None:
 
 
 def _import_file() -> None:
-    use_language()  # a callback runs before the page sets this run's language
     upload = st.session_state.get("known_file")
     if upload is None:
         st.session_state[_RESULT] = ("error", _("Choose a file of words you know first."))

@@ -16,7 +16,7 @@ from core.i18n import _, ngettext
 from core.quotes import Quote, quote
 from core.store import known, study
 from views.common import database, flash, profile
-from views.sidebar import current_role, use_language
+from views.sidebar import current_role
 
 GAP = "＿＿＿"
 _REVEALED = "study_revealed"  # the word whose answer is showing
@@ -67,7 +67,6 @@ def _when(due: datetime) -> str:
 def _act(word: str, change) -> None:
     """Run `change(db, name)` on this card (a grade, or "I know it now"); its line, or the
     store's one sentence, is shown next, and the next card starts unrevealed."""
-    use_language()  # a callback runs before the page sets this run's language
     db, name = database(), profile()
     if db is None or not name:
         return
