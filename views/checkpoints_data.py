@@ -17,21 +17,9 @@ from core.modelfolder import PROMPT_FORMATS
 from training import evaluate, runs
 
 
-METRICS = evaluate.METRICS  # the one registry of checkpoint metrics: columns, caption and charts follow it
+METRICS = evaluate.METRICS  # the one registry of checkpoint metrics (labels marked there): columns, caption and charts follow it
 BEST = "best"  # the column naming the metrics a row is best at
 OK = N_("ok")  # a row's integrity when the checkpoint verifies (the table shows it translated)
-# The registry's labels and descriptions (training.evaluate.METRICS), marked for the catalogue
-# here: the page shows them through _(). A metric added there shows in English until marked.
-METRIC_TEXTS = (
-    N_("val loss"), N_("mean loss per completion token on the validation split"),
-    N_("perplexity"), N_("exp(validation loss), capped at exp(50)"),
-    N_("N1 density"), N_("share of the sample stories' words that are N1"),
-    N_("coverage"), N_("share of each sample's target words it used"),
-    N_("distinct-2"), N_("unique character bigrams / all bigrams"),
-    N_("repeated"), N_("share of sentences that repeat an earlier one"),
-    N_("mean chars"), N_("mean length of a sample story in characters"),
-    N_("clean endings"), N_("share of samples that end at a sentence end"),
-)
 COLOURS = qualitative.Plotly
 
 
